@@ -1,0 +1,54 @@
+//! Every bound the table store enforces, named with its unit and the DynamoDB figure it mirrors.
+
+use std::time::Duration;
+
+/// The table store's limits. `Limits::default()` gives DynamoDB's figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest item, names and values counted as DynamoDB does (DynamoDB: 400 KB).
+    pub item_bytes_max: usize,
+    /// Largest partition key value (DynamoDB: 2048 bytes).
+    pub partition_key_bytes_max: usize,
+    /// Largest sort key value (DynamoDB: 1024 bytes).
+    pub sort_key_bytes_max: usize,
+    /// Deepest nesting of maps and lists in an item (DynamoDB: 32).
+    pub nesting_depth_max: usize,
+    /// Longest expression string (DynamoDB: 4 KB).
+    pub expression_bytes_max: usize,
+    /// Longest attribute name in an item (DynamoDB: 64 KB).
+    pub attribute_name_bytes_max: usize,
+    /// Most data one Query or Scan page reads (DynamoDB: 1 MB).
+    pub page_bytes_max: usize,
+    /// Most keys in one BatchGetItem (DynamoDB: 100).
+    pub batch_get_keys_max: usize,
+    /// Most requests in one BatchWriteItem (DynamoDB: 25).
+    pub batch_write_requests_max: usize,
+    /// Most requests the writer folds into one commit (one fsync).
+    pub commit_batch_requests_max: usize,
+    /// Most write requests queued for the writer before callers wait.
+    pub write_queue_requests_max: usize,
+    /// Most tables (DynamoDB default quota: 2500 per region).
+    pub tables_max: usize,
+    /// Longest time a write request may wait for its commit before it fails.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            item_bytes_max: 400 * 1024,
+            partition_key_bytes_max: 2048,
+            sort_key_bytes_max: 1024,
+            nesting_depth_max: 32,
+            expression_bytes_max: 4096,
+            attribute_name_bytes_max: 65535,
+            page_bytes_max: 1024 * 1024,
+            batch_get_keys_max: 100,
+            batch_write_requests_max: 25,
+            commit_batch_requests_max: 1024,
+            write_queue_requests_max: 8192,
+            tables_max: 2500,
+            write_timeout: Duration::from_secs(30),
+        }
+    }
+}

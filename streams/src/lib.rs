@@ -1,0 +1,5 @@
+//! The read side of Eddy's changelog: shards and their lineage, iterators, bounded reads,
+//! retention trimming, consumer checkpoints and live fan-out.
+//!
+//! This crate is a placeholder until change streams land: the changelog itself is written by
+//! `eddy-core` in the same transaction as the data it describes.
