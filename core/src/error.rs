@@ -1,0 +1,93 @@
+//! The table store's errors. Expected outcomes (a failed condition, a missing table) are
+//! variants with data; the server maps each variant to a DynamoDB error type in one place.
+
+use crate::value::Item;
+
+/// Why a table-store operation did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request breaks a DynamoDB rule; the message is DynamoDB's.
+    #[error("{message}")]
+    Validation {
+        /// DynamoDB's message for the broken rule.
+        message: String,
+    },
+    /// The table does not exist (or is being deleted).
+    #[error("{message}")]
+    ResourceNotFound {
+        /// DynamoDB's message.
+        message: String,
+    },
+    /// The table already exists, or is busy with another change.
+    #[error("{message}")]
+    ResourceInUse {
+        /// DynamoDB's message.
+        message: String,
+    },
+    /// A quota (such as the number of tables) would be exceeded.
+    #[error("{message}")]
+    LimitExceeded {
+        /// DynamoDB's message.
+        message: String,
+    },
+    /// The condition expression evaluated to false; nothing was written.
+    #[error("The conditional request failed")]
+    ConditionalCheckFailed {
+        /// The item as it is, when the request asked for it (ReturnValuesOnConditionCheckFailure).
+        item: Option<Item>,
+    },
+    /// The writer did not accept the request in time or has stopped; nothing was written.
+    #[error("{message}")]
+    Unavailable {
+        /// What is unavailable.
+        message: String,
+    },
+    /// The storage engine failed; the write was not acknowledged.
+    #[error("storage error: {0}")]
+    Storage(#[from] redb::Error),
+    /// The stored data is not what this version wrote: a broken invariant.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+}
+
+impl Error {
+    /// A ValidationException with DynamoDB's message.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Error::Validation { message: message.into() }
+    }
+
+    /// The error for a data-plane request on a table that does not exist.
+    pub fn table_not_found() -> Self {
+        Error::ResourceNotFound { message: "Requested resource not found".into() }
+    }
+}
+
+macro_rules! storage_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::Storage(e.into())
+            }
+        }
+    )*};
+}
+storage_errors!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<crate::expr::ExprError> for Error {
+    fn from(e: crate::expr::ExprError) -> Self {
+        Error::Validation { message: e.to_string() }
+    }
+}
+
+impl From<crate::number::NumberError> for Error {
+    fn from(e: crate::number::NumberError) -> Self {
+        Error::Validation { message: e.to_string() }
+    }
+}

@@ -1,0 +1,128 @@
+//! Decide, then apply. Deciding evaluates a request against the current state (conditions,
+//! update expressions, limits) and produces [`Mutation`]s with full old and new images, writing
+//! nothing; applying writes mutations without evaluating anything, so replaying mutations
+//! rebuilds the state. Both run on the writer thread inside the batch's write transaction.
+
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+
+use crate::codec;
+use crate::error::Error;
+use crate::limits::Limits;
+use crate::schema::TableMeta;
+use crate::store::catalog::Tables;
+use crate::store::layout;
+use crate::store::{ItemWrite, WriteAction};
+use crate::value::{Item, item_size_bytes};
+
+/// One item's change, decided and ready to apply.
+#[derive(Debug)]
+pub(crate) struct Mutation {
+    /// Internal id of the table.
+    pub table_id: u64,
+    /// Encoded primary key.
+    pub key: Vec<u8>,
+    /// The item before.
+    pub old: Option<Item>,
+    /// The item after (None removes it).
+    pub new: Option<Item>,
+}
+
+/// The change a mutation makes to its table's item count and size.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct StatsDelta {
+    pub items: i64,
+    pub bytes: i64,
+}
+
+/// Looks up a table for a data-plane write.
+pub(crate) fn table<'t>(tables: &'t Tables, name: &str) -> Result<&'t TableMeta, Error> {
+    tables.get(name).map(|t| t.as_ref()).ok_or_else(Error::table_not_found)
+}
+
+/// Reads one item inside the write transaction.
+pub(crate) fn read_item(txn: &WriteTransaction, table_id: u64, key: &[u8]) -> Result<Option<Item>, Error> {
+    let name = layout::items_table_name(table_id);
+    let items = txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))?;
+    let Some(bytes) = items.get(key)? else {
+        return Ok(None);
+    };
+    codec::decode_item(bytes.value())
+        .map(Some)
+        .ok_or_else(|| Error::Corrupt(format!("item in {name} does not decode")))
+}
+
+/// Decides one item write: evaluates its condition and computes the new item.
+pub(crate) fn decide_write(
+    txn: &WriteTransaction,
+    tables: &Tables,
+    write: &ItemWrite,
+    limits: &Limits,
+) -> Result<Mutation, Error> {
+    let meta = table(tables, &write.table)?;
+    let key = write.key.encode();
+    let old = read_item(txn, meta.id, &key)?;
+    if let Some(condition) = &write.condition {
+        let empty = Item::new();
+        if !condition.evaluate(old.as_ref().unwrap_or(&empty)) {
+            let item = if write.return_item_on_condition_failure { old } else { None };
+            return Err(Error::ConditionalCheckFailed { item });
+        }
+    }
+    let new = match &write.action {
+        WriteAction::Put(item) => Some(item.clone()),
+        WriteAction::Delete => None,
+        WriteAction::Update(update) => {
+            for name in update.iter().flat_map(|u| u.top_level_attributes()) {
+                if meta.spec.key_schema.is_key_attribute(name) {
+                    return Err(Error::validation(format!(
+                        "One or more parameter values were invalid: Cannot update attribute {name}. This attribute is part of the key"
+                    )));
+                }
+            }
+            let base = match &old {
+                Some(item) => item.clone(),
+                None => write.key.to_item(&meta.spec.key_schema),
+            };
+            let updated = match update {
+                Some(update) => update.apply(&base)?,
+                None => base,
+            };
+            check_item_limits(&updated, limits, "Item size to update has exceeded the maximum allowed size")?;
+            Some(updated)
+        }
+    };
+    Ok(Mutation { table_id: meta.id, key, old, new })
+}
+
+/// Checks an item against the size and nesting limits.
+pub fn check_item_limits(item: &Item, limits: &Limits, size_message: &str) -> Result<(), Error> {
+    if item_size_bytes(item) > limits.item_bytes_max {
+        return Err(Error::validation(size_message));
+    }
+    if item.values().any(|v| v.depth() > limits.nesting_depth_max) {
+        return Err(Error::validation(format!(
+            "Nesting Levels have exceeded supported limits: Attribute value nesting exceeds the maximum of {}",
+            limits.nesting_depth_max
+        )));
+    }
+    Ok(())
+}
+
+/// Applies a decided mutation; returns its effect on the table's stats.
+pub(crate) fn apply(txn: &WriteTransaction, mutation: &Mutation) -> Result<StatsDelta, Error> {
+    let name = layout::items_table_name(mutation.table_id);
+    let mut items = txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))?;
+    let size = |item: &Option<Item>| item.as_ref().map_or(0, |i| item_size_bytes(i) as i64);
+    match &mutation.new {
+        Some(item) => {
+            items.insert(mutation.key.as_slice(), codec::encode_item(item).as_slice())?;
+        }
+        None => {
+            items.remove(mutation.key.as_slice())?;
+        }
+    }
+    Ok(StatsDelta {
+        items: i64::from(mutation.new.is_some()) - i64::from(mutation.old.is_some()),
+        bytes: size(&mutation.new) - size(&mutation.old),
+    })
+}

@@ -1,0 +1,118 @@
+//! The on-disk layout: the data dir, its format version, and the redb tables inside the one
+//! database file. `docs/design.md` describes it for people; this file is the truth.
+
+use std::path::{Path, PathBuf};
+
+use redb::TableDefinition;
+
+/// The data dir format this build writes and reads. Bump it, with a migration, whenever the
+/// meaning of any stored byte changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Name of the file in the data dir that records its format version.
+pub const FORMAT_FILE: &str = "FORMAT";
+
+/// Name of the redb database file in the data dir.
+pub const DATABASE_FILE: &str = "eddy.redb";
+
+/// Store-wide values: `format_version` (u32 LE), `next_table_id` (u64 LE).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// Table name → [`crate::schema::TableMeta`] as JSON.
+pub const TABLES: TableDefinition<&str, &[u8]> = TableDefinition::new("tables");
+
+/// Table name → (item count, size in bytes).
+pub const TABLE_STATS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("table_stats");
+
+/// The redb table name holding the items of the table with internal id `id`: encoded primary
+/// key → encoded item.
+pub fn items_table_name(id: u64) -> String {
+    format!("items.{id:016x}")
+}
+
+/// The path of the database file in `data_dir`.
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(DATABASE_FILE)
+}
+
+/// Why a data dir cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The data dir or its files could not be created or read.
+    #[error("cannot use data dir {path}: {source}")]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The data dir was written by a newer Eddy.
+    #[error(
+        "data dir {path} has format version {found}, newer than this build of Eddy supports ({supported}); run a newer eddy, or restore from a backup made by this version"
+    )]
+    FormatTooNew {
+        /// The data dir.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// The format file does not say a version.
+    #[error("data dir {path} has an unreadable {FORMAT_FILE} file: {content:?}")]
+    FormatUnreadable {
+        /// The data dir.
+        path: PathBuf,
+        /// What the file holds.
+        content: String,
+    },
+    /// The database file could not be opened (for example, another server holds it).
+    #[error("cannot open database {path}: {source}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// The failure.
+        source: redb::DatabaseError,
+    },
+    /// The database could not be initialised.
+    #[error("cannot initialise database: {0}")]
+    Init(#[from] crate::error::Error),
+}
+
+/// Creates the data dir if needed, then checks (or writes) its format version.
+pub fn prepare_data_dir(data_dir: &Path) -> Result<(), OpenError> {
+    let io = |source| OpenError::Io { path: data_dir.to_path_buf(), source };
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let format_path = data_dir.join(FORMAT_FILE);
+    match std::fs::read_to_string(&format_path) {
+        Ok(content) => {
+            let found = content
+                .trim()
+                .strip_prefix("eddy-data-format ")
+                .and_then(|v| v.parse::<u32>().ok())
+                .ok_or_else(|| OpenError::FormatUnreadable {
+                    path: data_dir.to_path_buf(),
+                    content: content.clone(),
+                })?;
+            if found > FORMAT_VERSION {
+                return Err(OpenError::FormatTooNew {
+                    path: data_dir.to_path_buf(),
+                    found,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            // Older formats are migrated here when a second format exists.
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let tmp = data_dir.join(format!("{FORMAT_FILE}.tmp"));
+            std::fs::write(&tmp, format!("eddy-data-format {FORMAT_VERSION}\n")).map_err(io)?;
+            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+            std::fs::rename(&tmp, &format_path).map_err(io)?;
+            std::fs::File::open(data_dir).and_then(|d| d.sync_all()).map_err(io)?;
+            Ok(())
+        }
+        Err(e) => Err(io(e)),
+    }
+}

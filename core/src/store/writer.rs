@@ -1,0 +1,383 @@
+//! The single writer: drains the command queue into one write transaction per batch (group
+//! commit), commits it with `Durability::Immediate` (one fsync for the whole batch), and only
+//! then answers every request in the batch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::limits::Limits;
+use crate::schema::{BillingMode, TableMeta, TableStats};
+use crate::store::catalog::{Catalog, Tables};
+use crate::store::decide::{self, Mutation, StatsDelta};
+use crate::store::{Command, TableChange, WriteOutcome, layout};
+
+/// Sends a command's result once the batch's fate is known: `None` means the commit is durable.
+type Pending = Box<dyn FnOnce(Option<String>) + Send>;
+
+pub(crate) struct Writer {
+    db: Arc<Database>,
+    catalog: Arc<Catalog>,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+}
+
+/// What one batch has done so far, before its commit.
+struct Batch {
+    tables: Arc<Tables>,
+    tables_changed: bool,
+    stats: HashMap<u64, StatsDelta>,
+    pending: Vec<Pending>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        db: Arc<Database>,
+        catalog: Arc<Catalog>,
+        limits: Limits,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Writer { db, catalog, limits, clock }
+    }
+
+    /// Runs until every sender is gone, committing a batch per loop.
+    pub(crate) fn run(self, mut commands: mpsc::Receiver<Command>) {
+        if let Err(e) = self.initialise() {
+            tracing::error!("writer cannot initialise the database: {e}");
+            return;
+        }
+        let mut batch_commands = Vec::with_capacity(self.limits.commit_batch_requests_max);
+        while let Some(first) = commands.blocking_recv() {
+            batch_commands.push(first);
+            while batch_commands.len() < self.limits.commit_batch_requests_max {
+                match commands.try_recv() {
+                    Ok(c) => batch_commands.push(c),
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(batch_commands.drain(..));
+        }
+    }
+
+    /// Creates the store-wide tables so readers can always open them.
+    fn initialise(&self) -> Result<(), Error> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(layout::META)?;
+            if meta.get("format_version")?.is_none() {
+                meta.insert("format_version", layout::FORMAT_VERSION.to_le_bytes().as_slice())?;
+            }
+            txn.open_table(layout::TABLES)?;
+            txn.open_table(layout::TABLE_STATS)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn commit_batch(&self, commands: impl Iterator<Item = Command>) {
+        let mut batch = Batch {
+            tables: self.catalog.snapshot(),
+            tables_changed: false,
+            stats: HashMap::new(),
+            pending: Vec::new(),
+        };
+        let txn = match self.db.begin_write() {
+            Ok(mut txn) => match txn.set_durability(Durability::Immediate) {
+                Ok(()) => Some(txn),
+                Err(e) => {
+                    tracing::error!("cannot set commit durability: {e}");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::error!("cannot begin a write transaction: {e}");
+                None
+            }
+        };
+        let Some(txn) = txn else {
+            for command in commands {
+                fail(command, "the store cannot begin a write transaction");
+            }
+            return;
+        };
+        let mut broken: Option<String> = None;
+        for command in commands {
+            if let Some(reason) = &broken {
+                fail(command, reason);
+                continue;
+            }
+            if let Err(e) = self.execute(&txn, &mut batch, command) {
+                // A storage failure mid-command leaves the transaction in an unknown state:
+                // the whole batch is abandoned and nothing in it is acknowledged.
+                tracing::error!("write batch abandoned: {e}");
+                broken = Some(format!("the write failed: {e}"));
+            }
+        }
+        let outcome = match broken {
+            Some(reason) => {
+                drop(txn);
+                Some(reason)
+            }
+            None => self.finish(txn, &batch).err().map(|e| {
+                tracing::error!("commit failed: {e}");
+                format!("the commit failed: {e}")
+            }),
+        };
+        if outcome.is_none() && batch.tables_changed {
+            self.catalog.publish(batch.tables.clone());
+        }
+        for pending in batch.pending {
+            pending(outcome.clone());
+        }
+    }
+
+    /// Writes the batch's stats changes and commits durably.
+    fn finish(&self, txn: WriteTransaction, batch: &Batch) -> Result<(), Error> {
+        {
+            let mut stats = txn.open_table(layout::TABLE_STATS)?;
+            for (id, delta) in &batch.stats {
+                let Some(meta) = batch.tables.values().find(|t| t.id == *id) else {
+                    continue;
+                };
+                let (count, bytes) = stats.get(meta.spec.name.as_str())?.map(|g| g.value()).unwrap_or((0, 0));
+                let count =
+                    count.checked_add_signed(delta.items).ok_or_else(|| negative_stats(&meta.spec.name))?;
+                let bytes =
+                    bytes.checked_add_signed(delta.bytes).ok_or_else(|| negative_stats(&meta.spec.name))?;
+                stats.insert(meta.spec.name.as_str(), (count, bytes))?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Runs one command inside the batch. `Err` only for storage failures, which abandon the
+    /// batch; a rejected request (condition, validation) is answered through `pending`.
+    fn execute(&self, txn: &WriteTransaction, batch: &mut Batch, command: Command) -> Result<(), Error> {
+        match command {
+            Command::Write { write, reply } => {
+                let result = decide::decide_write(txn, &batch.tables, &write, &self.limits);
+                let result = self.apply_all(txn, batch, result.map(|m| vec![m]))?;
+                let result = result.map(|mut outcomes| outcomes.pop().unwrap_or_default());
+                batch.pending.push(deferred(reply, result));
+            }
+            Command::BatchWrite { writes, reply } => {
+                // Keys in one batch are distinct, so deciding all before applying any is
+                // the same as interleaving, and a rejected write leaves nothing applied.
+                let decided: Result<Vec<Mutation>, Error> = writes
+                    .iter()
+                    .map(|w| decide::decide_write(txn, &batch.tables, w, &self.limits))
+                    .collect();
+                let result = self.apply_all(txn, batch, decided)?;
+                batch.pending.push(deferred(reply, result));
+            }
+            Command::CreateTable { spec, table_uuid, reply } => {
+                let result = self.create_table(txn, batch, *spec, table_uuid)?;
+                batch.pending.push(deferred(reply, result));
+            }
+            Command::DeleteTable { name, reply } => {
+                let result = self.delete_table(txn, batch, &name)?;
+                batch.pending.push(deferred(reply, result));
+            }
+            Command::AlterTable { name, changes, reply } => {
+                let result = self.alter_table(txn, batch, &name, changes)?;
+                batch.pending.push(deferred(reply, result));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies decided mutations, or passes a rejection through untouched.
+    fn apply_all(
+        &self,
+        txn: &WriteTransaction,
+        batch: &mut Batch,
+        decided: Result<Vec<Mutation>, Error>,
+    ) -> Result<Result<Vec<WriteOutcome>, Error>, Error> {
+        let mutations = match decided {
+            Ok(m) => m,
+            Err(e @ (Error::Storage(_) | Error::Corrupt(_))) => return Err(e),
+            Err(rejected) => return Ok(Err(rejected)),
+        };
+        let mut outcomes = Vec::with_capacity(mutations.len());
+        for mutation in mutations {
+            let delta = decide::apply(txn, &mutation)?;
+            let total = batch.stats.entry(mutation.table_id).or_default();
+            total.items += delta.items;
+            total.bytes += delta.bytes;
+            outcomes.push(WriteOutcome { old: mutation.old, new: mutation.new });
+        }
+        Ok(Ok(outcomes))
+    }
+
+    fn create_table(
+        &self,
+        txn: &WriteTransaction,
+        batch: &mut Batch,
+        spec: crate::schema::TableSpec,
+        table_uuid: String,
+    ) -> Result<Result<TableMeta, Error>, Error> {
+        if batch.tables.contains_key(&spec.name) {
+            return Ok(Err(Error::ResourceInUse { message: format!("Table already exists: {}", spec.name) }));
+        }
+        if batch.tables.len() >= self.limits.tables_max {
+            return Ok(Err(Error::LimitExceeded {
+                message: format!(
+                    "Subscriber limit exceeded: You have exceeded the maximum number of tables ({})",
+                    self.limits.tables_max
+                ),
+            }));
+        }
+        let id = {
+            let mut meta = txn.open_table(layout::META)?;
+            let next = match meta.get("next_table_id")? {
+                Some(g) => g.value().try_into().map(u64::from_le_bytes).map_err(|_| corrupt_meta())?,
+                None => 1,
+            };
+            meta.insert("next_table_id", (next + 1).to_le_bytes().as_slice())?;
+            next
+        };
+        let table = TableMeta {
+            spec,
+            id,
+            table_uuid,
+            created_at_millis: self.clock.now_millis(),
+            last_increase_millis: None,
+            last_decrease_millis: None,
+            decreases_today: 0,
+        };
+        self.store_meta(txn, &table)?;
+        txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&layout::items_table_name(id)))?;
+        txn.open_table(layout::TABLE_STATS)?.insert(table.spec.name.as_str(), (0, 0))?;
+        Arc::make_mut(&mut batch.tables).insert(table.spec.name.clone(), Arc::new(table.clone()));
+        batch.tables_changed = true;
+        Ok(Ok(table))
+    }
+
+    fn delete_table(
+        &self,
+        txn: &WriteTransaction,
+        batch: &mut Batch,
+        name: &str,
+    ) -> Result<Result<(TableMeta, TableStats), Error>, Error> {
+        let Some(table) = batch.tables.get(name).cloned() else {
+            return Ok(Err(not_found(name)));
+        };
+        if table.spec.deletion_protection {
+            return Ok(Err(Error::validation(
+                "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
+            )));
+        }
+        let stats = {
+            let mut stats = txn.open_table(layout::TABLE_STATS)?;
+            let (item_count, size_bytes) = stats.remove(name)?.map(|g| g.value()).unwrap_or((0, 0));
+            TableStats { item_count, size_bytes }
+        };
+        txn.open_table(layout::TABLES)?.remove(name)?;
+        txn.delete_table(TableDefinition::<&[u8], &[u8]>::new(&layout::items_table_name(table.id)))?;
+        batch.stats.remove(&table.id);
+        Arc::make_mut(&mut batch.tables).remove(name);
+        batch.tables_changed = true;
+        Ok(Ok(((*table).clone(), stats)))
+    }
+
+    fn alter_table(
+        &self,
+        txn: &WriteTransaction,
+        batch: &mut Batch,
+        name: &str,
+        changes: Vec<TableChange>,
+    ) -> Result<Result<TableMeta, Error>, Error> {
+        let Some(current) = batch.tables.get(name) else {
+            return Ok(Err(not_found(name)));
+        };
+        let mut table = (**current).clone();
+        let now = self.clock.now_millis();
+        for change in changes {
+            match change {
+                TableChange::Billing(billing) => {
+                    let units = |b: BillingMode| match b {
+                        BillingMode::Provisioned { read_capacity_units, write_capacity_units } => {
+                            (read_capacity_units, write_capacity_units)
+                        }
+                        BillingMode::PayPerRequest => (0, 0),
+                    };
+                    let (old_r, old_w) = units(table.spec.billing);
+                    let (new_r, new_w) = units(billing);
+                    if new_r > old_r || new_w > old_w {
+                        table.last_increase_millis = Some(now);
+                    }
+                    if new_r < old_r || new_w < old_w {
+                        table.last_decrease_millis = Some(now);
+                        table.decreases_today += 1;
+                    }
+                    table.spec.billing = billing;
+                }
+                TableChange::Stream(stream) => table.spec.stream = stream,
+                TableChange::DeletionProtection(on) => table.spec.deletion_protection = on,
+                TableChange::TableClass(class) => table.spec.table_class = class,
+                TableChange::Tag(tags) => table.spec.tags.extend(tags),
+                TableChange::Untag(keys) => {
+                    for k in keys {
+                        table.spec.tags.remove(&k);
+                    }
+                }
+            }
+        }
+        if let Err(e) = crate::schema::validate_tags(&table.spec.tags) {
+            return Ok(Err(e));
+        }
+        self.store_meta(txn, &table)?;
+        Arc::make_mut(&mut batch.tables).insert(name.to_string(), Arc::new(table.clone()));
+        batch.tables_changed = true;
+        Ok(Ok(table))
+    }
+
+    fn store_meta(&self, txn: &WriteTransaction, table: &TableMeta) -> Result<(), Error> {
+        let bytes = serde_json::to_vec(table).map_err(|e| Error::Corrupt(format!("table metadata: {e}")))?;
+        txn.open_table(layout::TABLES)?.insert(table.spec.name.as_str(), bytes.as_slice())?;
+        Ok(())
+    }
+}
+
+fn not_found(name: &str) -> Error {
+    Error::ResourceNotFound { message: format!("Requested resource not found: Table: {name} not found") }
+}
+
+fn corrupt_meta() -> Error {
+    Error::Corrupt("meta.next_table_id is not a u64".into())
+}
+
+fn negative_stats(table: &str) -> Error {
+    Error::Corrupt(format!("stats of table {table} would go negative"))
+}
+
+/// Holds a command's result until the commit: a durable commit sends it, a failed one an error.
+fn deferred<T: Send + 'static>(reply: super::Reply<T>, result: Result<T, Error>) -> Pending {
+    Box::new(move |failure: Option<String>| {
+        let answer = match (failure, result) {
+            (None, result) => result,
+            // A rejected request wrote nothing, so its rejection stands whatever the commit did.
+            (Some(_), Err(rejected)) => Err(rejected),
+            (Some(reason), Ok(_)) => Err(Error::Unavailable { message: reason }),
+        };
+        // The requester may have gone away (client disconnected); the write stands regardless.
+        let _ = reply.send(answer);
+    })
+}
+
+/// Answers a command that never ran.
+fn fail(command: Command, reason: &str) {
+    let error = || Error::Unavailable { message: reason.to_string() };
+    let _ = match command {
+        Command::Write { reply, .. } => reply.send(Err(error())).is_ok(),
+        Command::BatchWrite { reply, .. } => reply.send(Err(error())).is_ok(),
+        Command::CreateTable { reply, .. } => reply.send(Err(error())).is_ok(),
+        Command::DeleteTable { reply, .. } => reply.send(Err(error())).is_ok(),
+        Command::AlterTable { reply, .. } => reply.send(Err(error())).is_ok(),
+    };
+}

@@ -1,0 +1,101 @@
+//! The axum application: `POST /` speaks the DynamoDB JSON 1.0 protocol, `GET /` and
+//! `GET /healthz` answer health checks. [`app`] builds the router so tests can run it in-process.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use eddy_core::Store;
+
+use crate::config::Identity;
+use crate::error::{ApiError, ErrorKind};
+use crate::ops;
+
+/// Largest request body accepted (DynamoDB: 16 MB for BatchWriteItem).
+pub const REQUEST_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    store: Store,
+    identity: Identity,
+}
+
+impl AppState {
+    /// State over an open store.
+    pub fn new(store: Store, identity: Identity) -> Self {
+        AppState { inner: Arc::new(StateInner { store, identity }) }
+    }
+
+    /// The table store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Region and account used in ARNs.
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
+    }
+}
+
+/// The router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(health).post(dynamodb))
+        .route("/healthz", get(health))
+        .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
+        .with_state(state)
+}
+
+async fn health(State(state): State<AppState>, headers: HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("dynamodb.{}.amazonaws.com", state.identity().region));
+    format!("healthy: {host} ")
+}
+
+async fn dynamodb(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    let result = handle(&state, &headers, &body).await;
+    let (status, body) = match result {
+        Ok(body) => (axum::http::StatusCode::OK, body),
+        Err(e) => {
+            if e.kind() == ErrorKind::InternalServerError {
+                tracing::error!(request_id, "internal error: {}", e.message());
+            }
+            (e.kind().status(), e.body())
+        }
+    };
+    let crc = crc32fast::hash(&body);
+    let mut response = (status, body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.0"));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    h.insert("x-amz-crc32", HeaderValue::from(crc));
+    response
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok()).unwrap_or_default();
+    let operation = match target.split_once('.') {
+        Some(("DynamoDB_20120810", op)) => op,
+        Some(("DynamodbStreams_20120810", _)) => {
+            return Err(ApiError::unsupported("The DynamoDB Streams API"));
+        }
+        _ => return Err(ApiError::new(ErrorKind::UnknownOperation, "")),
+    };
+    crate::auth::caller(headers)?;
+    ops::dispatch(state, operation, body).await
+}

@@ -1,0 +1,143 @@
+//! Command-line options of `eddy bench` and the workloads they name.
+
+use std::time::Duration;
+
+/// Options of `eddy bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Server to load (plain HTTP); the path, if any, prefixes every request.
+    #[arg(long, env = "EDDY_ENDPOINT", default_value = "http://127.0.0.1:8000")]
+    pub endpoint: String,
+
+    /// Table to use; created (pk S hash key, sk S range key, on demand) when missing.
+    #[arg(long, default_value = "eddy-bench")]
+    pub table: String,
+
+    /// Workload to run; `all` runs put, get, query and mix in turn.
+    #[arg(long, value_enum, default_value_t = WorkloadArg::All)]
+    pub workload: WorkloadArg,
+
+    /// Concurrent requests, one connection each [default: put 64, get 16, query 16, mix 32].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: Option<u32>,
+
+    /// Measured seconds per workload.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub duration: u64,
+
+    /// Items preloaded for get and mix; query preloads the same count as partitions of 10 items.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(10..=100_000_000))]
+    pub items: u64,
+
+    /// Bytes of the value attribute `v` in each item.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=350_000))]
+    pub value_bytes: u64,
+
+    /// Seconds of load before measuring starts, for each workload.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=3_600))]
+    pub warmup: u64,
+
+    /// Print the final figures as JSON lines on stdout (the table then goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl BenchArgs {
+    /// Measured time per workload.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs(self.duration)
+    }
+
+    /// Warmup time per workload.
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs(self.warmup)
+    }
+
+    /// The workloads to run, in order.
+    pub fn workloads(&self) -> Vec<Workload> {
+        match self.workload {
+            WorkloadArg::Put => vec![Workload::Put],
+            WorkloadArg::Get => vec![Workload::Get],
+            WorkloadArg::Query => vec![Workload::Query],
+            WorkloadArg::Mix => vec![Workload::Mix],
+            WorkloadArg::All => vec![Workload::Put, Workload::Get, Workload::Query, Workload::Mix],
+        }
+    }
+
+    /// Concurrency for `workload`: the override if given, else the project's target figure.
+    pub fn concurrency_for(&self, workload: Workload) -> usize {
+        match self.concurrency {
+            Some(c) => c as usize,
+            None => workload.default_concurrency(),
+        }
+    }
+
+    /// Checks what clap cannot: the table name follows DynamoDB's rules (so it needs no JSON
+    /// escaping in request bodies).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let name = &self.table;
+        let valid_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !(3..=255).contains(&name.len()) || !valid_chars {
+            anyhow::bail!(
+                "--table {name:?}: a table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-', '.'"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The `--workload` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkloadArg {
+    /// PutItem of new random keys.
+    Put,
+    /// GetItem of random preloaded items.
+    Get,
+    /// Query of one random preloaded partition of 10 items.
+    Query,
+    /// 50% PutItem over the preloaded items, 50% GetItem of them.
+    Mix,
+    /// put, get, query and mix in turn.
+    All,
+}
+
+/// One workload that runs on its own and gets its own rows in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    Put,
+    Get,
+    Query,
+    Mix,
+}
+
+impl Workload {
+    /// The name in the report and the JSON lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Put => "put",
+            Workload::Get => "get",
+            Workload::Query => "query",
+            Workload::Mix => "mix",
+        }
+    }
+
+    /// The concurrency at which the project states its targets for this workload.
+    pub fn default_concurrency(self) -> usize {
+        match self {
+            Workload::Put => 64,
+            Workload::Get => 16,
+            Workload::Query => 16,
+            Workload::Mix => 32,
+        }
+    }
+
+    /// Whether the workload reads the preloaded single items.
+    pub fn needs_items(self) -> bool {
+        matches!(self, Workload::Get | Workload::Mix)
+    }
+
+    /// Whether the workload reads the preloaded partitions.
+    pub fn needs_partitions(self) -> bool {
+        matches!(self, Workload::Query)
+    }
+}

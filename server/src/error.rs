@@ -1,0 +1,149 @@
+//! The one place where errors become DynamoDB error responses: the `__type`, the HTTP status
+//! and the message. Every handler returns [`ApiError`]; every core error converts here.
+
+use axum::http::StatusCode;
+use eddy_core::Item;
+
+/// DynamoDB's error types, each with its HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A request parameter breaks a rule.
+    Validation,
+    /// The body is not valid JSON or has wrong JSON types.
+    Serialization,
+    /// The X-Amz-Target names no known operation.
+    UnknownOperation,
+    /// No Authorization header.
+    MissingAuthenticationToken,
+    /// The Authorization header is not a SigV4 signature.
+    IncompleteSignature,
+    /// The table (or other resource) does not exist.
+    ResourceNotFound,
+    /// The resource exists or is busy.
+    ResourceInUse,
+    /// A quota would be exceeded.
+    LimitExceeded,
+    /// A condition expression was false.
+    ConditionalCheckFailed,
+    /// The server failed.
+    InternalServerError,
+    /// The server cannot take the request now.
+    ServiceUnavailable,
+}
+
+impl ErrorKind {
+    /// The name after `#` in `__type`.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ErrorKind::Validation => "ValidationException",
+            ErrorKind::Serialization => "SerializationException",
+            ErrorKind::UnknownOperation => "UnknownOperationException",
+            ErrorKind::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            ErrorKind::IncompleteSignature => "IncompleteSignatureException",
+            ErrorKind::ResourceNotFound => "ResourceNotFoundException",
+            ErrorKind::ResourceInUse => "ResourceInUseException",
+            ErrorKind::LimitExceeded => "LimitExceededException",
+            ErrorKind::ConditionalCheckFailed => "ConditionalCheckFailedException",
+            ErrorKind::InternalServerError => "InternalServerError",
+            ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
+        }
+    }
+
+    /// The HTTP status DynamoDB answers with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorKind::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// An error response.
+#[derive(Debug)]
+pub struct ApiError {
+    kind: ErrorKind,
+    message: String,
+    /// The item, for ConditionalCheckFailedException with ReturnValuesOnConditionCheckFailure.
+    item: Option<Item>,
+}
+
+impl ApiError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError { kind, message: message.into(), item: None }
+    }
+
+    /// A ValidationException.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Validation, message)
+    }
+
+    /// A SerializationException.
+    pub fn serialization(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Serialization, message)
+    }
+
+    /// A ValidationException for a parameter a later version of Eddy supports.
+    pub fn unsupported(feature: &str) -> Self {
+        Self::validation(format!("{feature} is not supported by this version of Eddy"))
+    }
+
+    /// The error type.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The response body.
+    pub fn body(&self) -> Vec<u8> {
+        let mut body = serde_json::Map::new();
+        body.insert(
+            "__type".into(),
+            format!("com.amazonaws.dynamodb.v20120810#{}", self.kind.type_name()).into(),
+        );
+        body.insert("message".into(), self.message.clone().into());
+        if let Some(item) = &self.item {
+            if let Ok(v) = serde_json::to_value(crate::wire::value::WireItem(item)) {
+                body.insert("Item".into(), v);
+            }
+        }
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+impl From<eddy_core::Error> for ApiError {
+    fn from(e: eddy_core::Error) -> Self {
+        use eddy_core::Error as E;
+        match e {
+            E::Validation { message } => ApiError::new(ErrorKind::Validation, message),
+            E::ResourceNotFound { message } => ApiError::new(ErrorKind::ResourceNotFound, message),
+            E::ResourceInUse { message } => ApiError::new(ErrorKind::ResourceInUse, message),
+            E::LimitExceeded { message } => ApiError::new(ErrorKind::LimitExceeded, message),
+            E::ConditionalCheckFailed { item } => ApiError {
+                kind: ErrorKind::ConditionalCheckFailed,
+                message: "The conditional request failed".into(),
+                item,
+            },
+            E::Unavailable { message } => {
+                tracing::warn!("request not served: {message}");
+                ApiError::new(ErrorKind::ServiceUnavailable, message)
+            }
+            other => {
+                tracing::error!("internal error: {other}");
+                ApiError::new(ErrorKind::InternalServerError, "Internal server error")
+            }
+        }
+    }
+}
+
+impl From<eddy_core::expr::ExprError> for ApiError {
+    fn from(e: eddy_core::expr::ExprError) -> Self {
+        ApiError::validation(e.message().to_string())
+    }
+}

@@ -1,0 +1,14 @@
+//! Eddy's server: the DynamoDB JSON 1.0 protocol over axum, configuration, and the `eddy` CLI.
+//!
+//! Business logic lives in `eddy-core`; this crate converts wire shapes into core types, maps
+//! core errors to DynamoDB error types (in one place, [`error`]), and wires the process together.
+
+pub mod app;
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod error;
+mod ops;
+pub mod serve;
+pub mod wire;

@@ -1,0 +1,176 @@
+//! BatchGetItem and BatchWriteItem.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use eddy_core::store::{ItemWrite, WriteAction};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::expressions::Expressions;
+use super::items::{LegacyParameters, projection, put_item_key, request_key, table_name};
+use super::{blocking, required, respond};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::wire::value::{RawItem, WireItem, item_from_raw};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct KeysAndAttributes {
+    keys: Option<Vec<RawItem>>,
+    projection_expression: Option<String>,
+    expression_attribute_names: Option<BTreeMap<String, String>>,
+    attributes_to_get: Option<Vec<String>>,
+    #[allow(dead_code, reason = "every read is strongly consistent, so the flag changes nothing")]
+    consistent_read: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct BatchGetInput {
+    request_items: Option<BTreeMap<String, KeysAndAttributes>>,
+    #[serde(flatten)]
+    legacy: LegacyParameters,
+}
+
+pub(super) async fn batch_get_item(state: &AppState, input: BatchGetInput) -> Result<Vec<u8>, ApiError> {
+    input.legacy.reject()?;
+    let request_items = required(input.request_items, "requestItems")?;
+    if request_items.is_empty() {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
+    }
+    let limit = state.store().limits().batch_get_keys_max;
+    let total: usize = request_items.values().map(|r| r.keys.as_ref().map_or(0, Vec::len)).sum();
+    if total > limit {
+        return Err(ApiError::validation(format!(
+            "Too many items requested for the BatchGetItem call; the maximum is {limit}"
+        )));
+    }
+    let mut lookups = Vec::new();
+    let mut projections = BTreeMap::new();
+    for (table, request) in request_items {
+        let table = table_name(Some(table))?;
+        let keys = required(request.keys, "requestItems.member.keys")?;
+        if keys.is_empty() {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value '[]' at 'requestItems.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            ));
+        }
+        let mut expressions = Expressions::new(request.expression_attribute_names, None)?;
+        let p = projection(
+            &mut expressions,
+            request.projection_expression.as_deref(),
+            request.attributes_to_get,
+        )?;
+        expressions.finish()?;
+        projections.insert(table.clone(), p);
+        let mut seen = BTreeSet::new();
+        for raw in keys {
+            let key = request_key(state, &table, Some(raw))?;
+            if !seen.insert(key.encode()) {
+                return Err(ApiError::validation("Provided list of item keys contains duplicates"));
+            }
+            lookups.push((table.clone(), key));
+        }
+    }
+    let store = state.store().clone();
+    let (lookups, found) = blocking(move || {
+        let found = store.get_items(&lookups)?;
+        Ok((lookups, found))
+    })
+    .await?;
+    let mut responses: BTreeMap<String, Vec<Value>> =
+        projections.keys().map(|t| (t.clone(), Vec::new())).collect();
+    for ((table, _), item) in lookups.iter().zip(found) {
+        let Some(item) = item else { continue };
+        let item = match projections.get(table).and_then(Option::as_ref) {
+            Some(p) => p.apply(&item),
+            None => item,
+        };
+        if let Some(list) = responses.get_mut(table) {
+            list.push(serde_json::to_value(WireItem(&item)).unwrap_or_default());
+        }
+    }
+    respond(&json!({"Responses": responses, "UnprocessedKeys": {}}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PutRequest {
+    item: Option<RawItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DeleteRequest {
+    key: Option<RawItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct WriteRequest {
+    put_request: Option<PutRequest>,
+    delete_request: Option<DeleteRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct BatchWriteInput {
+    request_items: Option<BTreeMap<String, Vec<WriteRequest>>>,
+    #[serde(flatten)]
+    legacy: LegacyParameters,
+}
+
+pub(super) async fn batch_write_item(state: &AppState, input: BatchWriteInput) -> Result<Vec<u8>, ApiError> {
+    input.legacy.reject()?;
+    let request_items = required(input.request_items, "requestItems")?;
+    if request_items.is_empty() {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
+    }
+    let limit = state.store().limits().batch_write_requests_max;
+    let total: usize = request_items.values().map(Vec::len).sum();
+    if total > limit {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {limit}, Member must have length greater than or equal to 1]"
+        )));
+    }
+    let mut writes = Vec::with_capacity(total);
+    let mut seen = BTreeSet::new();
+    for (table, requests) in request_items {
+        let table = table_name(Some(table))?;
+        if requests.is_empty() {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
+            ));
+        }
+        for request in requests {
+            let (key, action) = match (request.put_request, request.delete_request) {
+                (Some(put), None) => {
+                    let item = item_from_raw(required(put.item, "requestItems.member.putRequest.item")?)?;
+                    (put_item_key(state, &table, &item)?, WriteAction::Put(item))
+                }
+                (None, Some(delete)) => (request_key(state, &table, delete.key)?, WriteAction::Delete),
+                _ => {
+                    return Err(ApiError::validation(
+                        "Each WriteRequest must contain exactly one of PutRequest or DeleteRequest",
+                    ));
+                }
+            };
+            if !seen.insert((table.clone(), key.encode())) {
+                return Err(ApiError::validation("Provided list of item keys contains duplicates"));
+            }
+            writes.push(ItemWrite {
+                table: table.clone(),
+                key,
+                action,
+                condition: None,
+                return_item_on_condition_failure: false,
+            });
+        }
+    }
+    state.store().batch_write(writes).await?;
+    respond(&json!({"UnprocessedItems": Map::new()}))
+}

@@ -1,0 +1,62 @@
+//! `eddy serve`: opens the store, listens, serves until SIGINT or SIGTERM, then drains
+//! in-flight requests and stops the writer after its last commit.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use eddy_core::{Limits, Store, SystemClock};
+
+use crate::app::{AppState, app};
+use crate::config::ServeConfig;
+
+/// Runs the server until a shutdown signal.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let store = Store::open(&config.data_dir, Limits::default(), Arc::new(SystemClock))
+        .with_context(|| format!("cannot open the data dir {}", config.data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = listener.local_addr()?;
+    let data_dir = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    println!("eddy {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "data in {} (format {}), region {}, account {}",
+        data_dir.display(),
+        eddy_core::store::layout::FORMAT_VERSION,
+        config.identity.region,
+        config.identity.account_id
+    );
+    let state = AppState::new(store.clone(), config.identity.clone());
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    println!("eddy stopped; every acknowledged write is on disk");
+    tokio::task::spawn_blocking(move || store.shutdown()).await.ok();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for SIGINT: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    println!("eddy shutting down: finishing in-flight requests");
+}
