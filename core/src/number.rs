@@ -57,11 +57,11 @@ impl Number {
         let bytes = trimmed.as_bytes();
         let mut i = 0;
         let mut negative = false;
-        if let Some(&c) = bytes.first() {
-            if c == b'-' || c == b'+' {
-                negative = c == b'-';
-                i = 1;
-            }
+        if let Some(&c) = bytes.first()
+            && (c == b'-' || c == b'+')
+        {
+            negative = c == b'-';
+            i = 1;
         }
         let mut digits = Vec::new();
         let mut exponent: i64 = 0;

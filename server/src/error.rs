@@ -108,10 +108,10 @@ impl ApiError {
             format!("com.amazonaws.dynamodb.v20120810#{}", self.kind.type_name()).into(),
         );
         body.insert("message".into(), self.message.clone().into());
-        if let Some(item) = &self.item {
-            if let Ok(v) = serde_json::to_value(crate::wire::value::WireItem(item)) {
-                body.insert("Item".into(), v);
-            }
+        if let Some(item) = &self.item
+            && let Ok(v) = serde_json::to_value(crate::wire::value::WireItem(item))
+        {
+            body.insert("Item".into(), v);
         }
         serde_json::to_vec(&body).unwrap_or_default()
     }

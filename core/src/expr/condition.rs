@@ -4,9 +4,10 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use super::parser::{self, Comparator, RawCondition, RawOperand};
+use super::parser;
 use super::path::DocumentPath;
 use super::resolve::{CONDITION_ORDER, Category, Resolver, describe_literal};
+use super::syntax::{Comparator, RawCondition, RawOperand};
 use super::{ExprError, ExpressionKind, IN_OPERANDS_MAX, Placeholders};
 use crate::number::Number;
 use crate::value::{AttributeValue, Item, ValueType};
@@ -375,6 +376,46 @@ fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 impl Condition {
+    /// The top-level attribute names the condition reads (for DynamoDB's rule that a Query
+    /// filter may not name key attributes).
+    pub fn top_level_attributes(&self) -> Vec<&str> {
+        fn operand<'a>(o: &'a Operand, out: &mut Vec<&'a str>) {
+            match o {
+                Operand::Path(p) => out.push(p.top_level()),
+                Operand::Value(_) => {}
+                Operand::Size(inner) => operand(inner, out),
+            }
+        }
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(c) = stack.pop() {
+            match c {
+                Condition::Compare(_, a, b) | Condition::BeginsWith(a, b) | Condition::Contains(a, b) => {
+                    operand(a, &mut out);
+                    operand(b, &mut out);
+                }
+                Condition::Between(a, b, d) => {
+                    for o in [a, b, d] {
+                        operand(o, &mut out);
+                    }
+                }
+                Condition::In(a, list) => {
+                    operand(a, &mut out);
+                    for o in list {
+                        operand(o, &mut out);
+                    }
+                }
+                Condition::AttributeExists(p) | Condition::AttributeNotExists(p) => out.push(p.top_level()),
+                Condition::AttributeType(a, _) => operand(a, &mut out),
+                Condition::Not(inner) => stack.push(inner),
+                Condition::And(list) | Condition::Or(list) => stack.extend(list.iter()),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Whether `item` satisfies the condition (a missing item is an empty [`Item`]).
     /// Comparing values of different types is false, except `<>`, which is true.
     pub fn evaluate(&self, item: &Item) -> bool {

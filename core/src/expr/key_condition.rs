@@ -2,8 +2,9 @@
 //! one condition on the sort key.
 
 use super::condition::{Condition, Operand, build_checked};
-use super::parser::{self, Comparator};
+use super::parser;
 use super::resolve::Resolver;
+use super::syntax::Comparator;
 use super::{ExprError, ExpressionKind, Placeholders};
 use crate::value::{AttributeValue, ValueType};
 

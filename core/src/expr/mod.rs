@@ -19,13 +19,14 @@ mod path;
 mod projection;
 pub mod reserved;
 mod resolve;
+mod syntax;
 mod update;
 
 pub use condition::{Condition, Operand, parse_condition};
 pub use key_condition::{KeyCondition, SortKeyCondition, parse_key_condition};
-pub use parser::Comparator;
 pub use path::{DocumentPath, PathElement};
 pub use projection::{Projection, parse_projection};
+pub use syntax::Comparator;
 pub use update::{SetValue, UpdateAction, UpdateExpression, UpdateOperand, parse_update};
 
 /// Longest expression text in bytes (DynamoDB: 4 KB, as `Limits::expression_bytes_max`).

@@ -1,163 +1,18 @@
-//! The grammar of all expression languages, producing a syntax tree whose names and values
-//! are still unresolved placeholders. Only syntax errors and hard bounds fail here; every
+//! The grammar of all expression languages, producing the syntax tree of [`super::syntax`],
+//! whose names and values are still unresolved placeholders. Only syntax errors and hard bounds fail here; every
 //! other check runs on the tree afterwards, in the order DynamoDB reports them.
 //!
 //! The parser is recursive descent with an explicit depth counter, so hostile nesting ends in
 //! an error long before the stack is at risk.
 
 use super::lexer::{Token, TokenKind, tokenize};
+use super::syntax::{
+    Clause, Comparator, ParseNotes, RawAction, RawCondition, RawElement, RawOperand, RawPath, RawUpdate,
+};
 use super::{
     DOCUMENT_PATH_DEPTH_MAX, EXPRESSION_BYTES_MAX, ExprError, ExpressionKind, NESTING_DEPTH_MAX,
     OPERATORS_MAX,
 };
-
-/// One step of a path as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RawElement {
-    /// A bare name (checked against the reserved words later).
-    Word(String),
-    /// An expression attribute name placeholder, `#n`.
-    Name(String),
-    /// A list index.
-    Index(usize),
-}
-
-/// A path as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RawPath {
-    pub elements: Vec<RawElement>,
-}
-
-/// An operand as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RawOperand {
-    Path(RawPath),
-    /// An expression attribute value placeholder, `:v`.
-    Value(String),
-    Call {
-        name: String,
-        args: Vec<RawOperand>,
-    },
-    /// `left + right` (`plus`) or `left - right`; update expressions only.
-    Arithmetic {
-        plus: bool,
-        left: Box<RawOperand>,
-        right: Box<RawOperand>,
-    },
-}
-
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Comparator {
-    /// `=`
-    Eq,
-    /// `<>`
-    Ne,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-}
-
-impl Comparator {
-    fn parse(symbol: &str) -> Option<Comparator> {
-        Some(match symbol {
-            "=" => Comparator::Eq,
-            "<>" => Comparator::Ne,
-            "<" => Comparator::Lt,
-            "<=" => Comparator::Le,
-            ">" => Comparator::Gt,
-            ">=" => Comparator::Ge,
-            _ => return None,
-        })
-    }
-
-    /// The operator as written.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Comparator::Eq => "=",
-            Comparator::Ne => "<>",
-            Comparator::Lt => "<",
-            Comparator::Le => "<=",
-            Comparator::Gt => ">",
-            Comparator::Ge => ">=",
-        }
-    }
-}
-
-/// A condition as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RawCondition {
-    Compare {
-        op: Comparator,
-        left: RawOperand,
-        right: RawOperand,
-    },
-    Between {
-        subject: RawOperand,
-        low: RawOperand,
-        high: RawOperand,
-    },
-    In {
-        subject: RawOperand,
-        list: Vec<RawOperand>,
-    },
-    /// A function used as a whole condition (`attribute_exists(a)`).
-    Call {
-        name: String,
-        args: Vec<RawOperand>,
-    },
-    Not(Box<RawCondition>),
-    And(Vec<RawCondition>),
-    Or(Vec<RawCondition>),
-}
-
-/// The clause an update action sits in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Clause {
-    Set,
-    Remove,
-    Add,
-    Delete,
-}
-
-impl Clause {
-    pub fn keyword(self) -> &'static str {
-        match self {
-            Clause::Set => "SET",
-            Clause::Remove => "REMOVE",
-            Clause::Add => "ADD",
-            Clause::Delete => "DELETE",
-        }
-    }
-}
-
-/// An update action as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RawAction {
-    Set(RawPath, RawOperand),
-    Remove(RawPath),
-    Add(RawPath, String),
-    Delete(RawPath, String),
-}
-
-/// A parsed update expression: its actions in order, and the first clause written twice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RawUpdate {
-    pub actions: Vec<RawAction>,
-    pub repeated_clause: Option<Clause>,
-}
-
-/// What a parse produced besides the tree.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct ParseNotes {
-    /// A pair of parentheses directly around another pair was seen.
-    pub redundant_parentheses: bool,
-}
 
 /// Something inside parentheses: a condition, or an operand that a comparison continues.
 enum Unit {
@@ -366,10 +221,10 @@ impl<'s> Parser<'s> {
                 self.advance();
                 self.count_operator()?;
                 self.enter()?;
-                let mut args = vec![self.operand_in_parentheses()?];
+                let mut args = vec![self.operand()?];
                 while self.peek_symbol(",") {
                     self.advance();
-                    args.push(self.operand_in_parentheses()?);
+                    args.push(self.operand()?);
                 }
                 self.expect_symbol(")")?;
                 self.leave();
@@ -389,11 +244,6 @@ impl<'s> Parser<'s> {
             }
             _ => Err(self.syntax_error()),
         }
-    }
-
-    /// A function argument: an operand, possibly parenthesized.
-    fn operand_in_parentheses(&mut self) -> Parsed<RawOperand> {
-        self.operand()
     }
 
     /// Records a closed group and notes a pair directly around another pair.

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::parser::{RawElement, RawPath};
 use super::path::{DocumentPath, PathElement};
 use super::reserved::is_reserved;
+use super::syntax::{RawElement, RawPath};
 use super::{ExprError, ExpressionKind, Placeholders};
 use crate::value::AttributeValue;
 

@@ -6,10 +6,11 @@
 
 use std::collections::BTreeSet;
 
-use super::parser::{self, Clause, RawAction, RawOperand};
+use super::parser;
 use super::path::{DocumentPath, PathElement, check_disjoint};
 use super::projection::Projection;
 use super::resolve::{Category, Resolver, UPDATE_OPERAND_ORDER, UPDATE_ORDER};
+use super::syntax::{Clause, RawAction, RawOperand};
 use super::{ExprError, ExpressionKind, Placeholders};
 use crate::value::{AttributeValue, Item, ValueType};
 
@@ -424,7 +425,12 @@ impl UpdateExpression {
         // Descending paths: removing a later index first keeps earlier indexes valid.
         removes.sort_by(|a, b| b.cmp(a));
         for path in removes {
-            remove(&mut result, path)?;
+            match remove(&mut result, path) {
+                // DynamoDB ignores REMOVE of any path when the item does not exist (an existing
+                // item always has its key attributes, so it is never empty).
+                Err(_) if item.is_empty() => {}
+                other => other?,
+            }
         }
         Ok(result)
     }

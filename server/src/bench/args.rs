@@ -4,6 +4,11 @@ use std::time::Duration;
 
 /// Options of `eddy bench`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "\
+Credentials are found as the AWS CLI finds them: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and \
+AWS_SESSION_TOKEN, else the profile AWS_PROFILE (or `default`) of AWS_SHARED_CREDENTIALS_FILE \
+(or ~/.aws/credentials), else the dummy pair eddy/eddy. The region is AWS_REGION or \
+AWS_DEFAULT_REGION, else us-east-1.")]
 pub struct BenchArgs {
     /// Server to load (plain HTTP); the path, if any, prefixes every request.
     #[arg(long, env = "EDDY_ENDPOINT", default_value = "http://127.0.0.1:8000")]

@@ -324,10 +324,10 @@ pub(super) fn list_tables(state: &AppState, input: ListTablesInput) -> Result<Ve
         .collect();
     let page: Vec<&String> = names.iter().take(limit).collect();
     let mut out = json!({"TableNames": page});
-    if names.len() > limit {
-        if let Some(last) = page.last() {
-            out["LastEvaluatedTableName"] = json!(last);
-        }
+    if names.len() > limit
+        && let Some(last) = page.last()
+    {
+        out["LastEvaluatedTableName"] = json!(last);
     }
     respond(&out)
 }
@@ -382,12 +382,12 @@ pub(super) async fn update_table(state: &AppState, input: UpdateTableInput) -> R
                 BillingMode::Provisioned { read_capacity_units: r0, write_capacity_units: w0 },
                 BillingMode::Provisioned { read_capacity_units: r1, write_capacity_units: w1 },
             ) = (current.spec.billing, billing)
+                && r0 == r1
+                && w0 == w1
             {
-                if r0 == r1 && w0 == w1 {
-                    return Err(ApiError::validation(format!(
-                        "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {r0}. Requested ReadCapacityUnits: {r1}. Current WriteCapacityUnits provisioned for the table: {w0}. Requested WriteCapacityUnits: {w1}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
-                    )));
-                }
+                return Err(ApiError::validation(format!(
+                    "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {r0}. Requested ReadCapacityUnits: {r1}. Current WriteCapacityUnits provisioned for the table: {w0}. Requested WriteCapacityUnits: {w1}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
+                )));
             }
             changes.push(TableChange::Billing(billing));
         }

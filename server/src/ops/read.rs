@@ -147,6 +147,13 @@ pub(super) async fn query(state: &AppState, mut input: ReadInput) -> Result<Vec<
     let options = read_options(state, &table, &mut input, &mut expressions)?;
     expressions.finish()?;
     check_key_types(&meta.spec.key_schema, &key_condition)?;
+    if let Some(filter) = &options.filter
+        && let Some(key) = filter.top_level_attributes().into_iter().find(|a| schema.is_key_attribute(a))
+    {
+        return Err(ApiError::validation(format!(
+            "Filter Expression can only contain non-primary key attributes: Primary key attribute: {key}"
+        )));
+    }
     let count_only = options.count_only;
     let store = state.store().clone();
     let page = blocking(move || Ok(store.query(&table, &key_condition, &options)?)).await?;
