@@ -21,6 +21,9 @@ pub struct Limits {
     pub page_bytes_max: usize,
     /// Most keys in one BatchGetItem (DynamoDB: 100).
     pub batch_get_keys_max: usize,
+    /// Most item data one BatchGetItem returns; the rest come back as UnprocessedKeys
+    /// (DynamoDB: 16 MB).
+    pub batch_get_response_bytes_max: usize,
     /// Most requests in one BatchWriteItem (DynamoDB: 25).
     pub batch_write_requests_max: usize,
     /// Most requests the writer folds into one commit (one fsync).
@@ -44,6 +47,7 @@ impl Default for Limits {
             attribute_name_bytes_max: 65535,
             page_bytes_max: 1024 * 1024,
             batch_get_keys_max: 100,
+            batch_get_response_bytes_max: 16 * 1024 * 1024,
             batch_write_requests_max: 25,
             commit_batch_requests_max: 1024,
             write_queue_requests_max: 8192,

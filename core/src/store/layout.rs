@@ -116,3 +116,38 @@ pub fn prepare_data_dir(data_dir: &Path) -> Result<(), OpenError> {
         Err(e) => Err(io(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_data_dir_records_the_format_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        prepare_data_dir(&data).unwrap();
+        let text = std::fs::read_to_string(data.join(FORMAT_FILE)).unwrap();
+        assert_eq!(text, format!("eddy-data-format {FORMAT_VERSION}\n"));
+        prepare_data_dir(&data).unwrap();
+    }
+
+    #[test]
+    fn data_dir_from_a_newer_format_is_refused_with_both_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FORMAT_FILE), "eddy-data-format 99\n").unwrap();
+        let err = prepare_data_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, OpenError::FormatTooNew { found: 99, supported: FORMAT_VERSION, .. }));
+        let message = err.to_string();
+        assert!(
+            message.contains("format version 99") && message.contains(&format!("({FORMAT_VERSION})")),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unreadable_format_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FORMAT_FILE), "something else").unwrap();
+        assert!(matches!(prepare_data_dir(dir.path()), Err(OpenError::FormatUnreadable { .. })));
+    }
+}

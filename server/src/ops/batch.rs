@@ -8,10 +8,11 @@ use serde_json::{Map, Value, json};
 
 use super::expressions::Expressions;
 use super::items::{LegacyParameters, projection, put_item_key, request_key, table_name};
-use super::{blocking, required, respond};
+use super::{point_read, required, respond};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::wire::value::{RawItem, WireItem, item_from_raw};
+use eddy_core::value::item_size_bytes;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -20,7 +21,7 @@ pub(super) struct KeysAndAttributes {
     projection_expression: Option<String>,
     expression_attribute_names: Option<BTreeMap<String, String>>,
     attributes_to_get: Option<Vec<String>>,
-    #[allow(dead_code, reason = "every read is strongly consistent, so the flag changes nothing")]
+    /// Every read is strongly consistent; the flag is only echoed back with UnprocessedKeys.
     consistent_read: Option<bool>,
 }
 
@@ -49,8 +50,23 @@ pub(super) async fn batch_get_item(state: &AppState, input: BatchGetInput) -> Re
     }
     let mut lookups = Vec::new();
     let mut projections = BTreeMap::new();
+    let mut requests_by_table: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     for (table, request) in request_items {
         let table = table_name(Some(table))?;
+        let mut echo = Map::new();
+        if let Some(p) = &request.projection_expression {
+            echo.insert("ProjectionExpression".into(), json!(p));
+        }
+        if let Some(n) = &request.expression_attribute_names {
+            echo.insert("ExpressionAttributeNames".into(), json!(n));
+        }
+        if let Some(a) = &request.attributes_to_get {
+            echo.insert("AttributesToGet".into(), json!(a));
+        }
+        if let Some(c) = request.consistent_read {
+            echo.insert("ConsistentRead".into(), json!(c));
+        }
+        requests_by_table.insert(table.clone(), echo);
         let keys = required(request.keys, "requestItems.member.keys")?;
         if keys.is_empty() {
             return Err(ApiError::validation(
@@ -74,25 +90,44 @@ pub(super) async fn batch_get_item(state: &AppState, input: BatchGetInput) -> Re
             lookups.push((table.clone(), key));
         }
     }
-    let store = state.store().clone();
-    let (lookups, found) = blocking(move || {
-        let found = store.get_items(&lookups)?;
-        Ok((lookups, found))
-    })
-    .await?;
+    let store = state.store();
+    let found = point_read(|| Ok(store.get_items(&lookups)?))?;
     let mut responses: BTreeMap<String, Vec<Value>> =
         projections.keys().map(|t| (t.clone(), Vec::new())).collect();
-    for ((table, _), item) in lookups.iter().zip(found) {
+    let mut unprocessed: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let budget = state.store().limits().batch_get_response_bytes_max;
+    let mut returned_bytes = 0;
+    for ((table, key), item) in lookups.iter().zip(found) {
         let Some(item) = item else { continue };
         let item = match projections.get(table).and_then(Option::as_ref) {
             Some(p) => p.apply(&item),
             None => item,
         };
+        let size = item_size_bytes(&item);
+        if returned_bytes + size > budget || !unprocessed.is_empty() {
+            // Past the response limit: the caller asks again for the rest, as with DynamoDB.
+            let schema = &state.store().table(table)?.spec.key_schema;
+            unprocessed
+                .entry(table.clone())
+                .or_default()
+                .push(serde_json::to_value(WireItem(&key.to_item(schema))).unwrap_or_default());
+            continue;
+        }
+        returned_bytes += size;
         if let Some(list) = responses.get_mut(table) {
             list.push(serde_json::to_value(WireItem(&item)).unwrap_or_default());
         }
     }
-    respond(&json!({"Responses": responses, "UnprocessedKeys": {}}))
+    let unprocessed: Map<String, Value> = unprocessed
+        .into_iter()
+        .map(|(table, keys)| {
+            // The rest of the table's request comes back unchanged, so it can be resent as is.
+            let mut request = requests_by_table.remove(&table).unwrap_or_default();
+            request.insert("Keys".into(), Value::Array(keys));
+            (table, Value::Object(request))
+        })
+        .collect();
+    respond(&json!({"Responses": responses, "UnprocessedKeys": unprocessed}))
 }
 
 #[derive(Deserialize)]

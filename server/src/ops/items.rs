@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use eddy_core::expr::{ExpressionKind, Projection};
 use eddy_core::store::{ItemWrite, WriteAction};
 use eddy_core::{Item, PrimaryKey};
-use serde::Deserialize;
 use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 
 use super::expressions::Expressions;
-use super::{blocking, required, respond};
+use super::{point_read, required, respond};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::wire::value::{RawItem, RawValue, WireItem, item_from_raw};
@@ -142,13 +142,24 @@ pub(super) fn put_item_key(state: &AppState, table: &str, item: &Item) -> Result
     Ok(key)
 }
 
-fn attributes(item: Option<&Item>) -> serde_json::Value {
-    match item {
-        Some(item) if !item.is_empty() => {
-            serde_json::json!({"Attributes": serde_json::to_value(WireItem(item)).unwrap_or_default()})
-        }
-        _ => serde_json::json!({}),
-    }
+/// `{"Attributes": ...}`, or `{}` when there is nothing to return.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttributesBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<WireItem<'a>>,
+}
+
+fn attributes(item: Option<&Item>) -> AttributesBody<'_> {
+    AttributesBody { attributes: item.filter(|i| !i.is_empty()).map(WireItem) }
+}
+
+/// `{"Item": ...}`, or `{}` when there is no item.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ItemBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item: Option<WireItem<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -240,18 +251,13 @@ pub(super) async fn get_item(state: &AppState, input: GetItemInput) -> Result<Ve
         projection(&mut expressions, input.projection_expression.as_deref(), input.attributes_to_get)?;
     expressions.finish()?;
     let key = request_key(state, &table, input.key)?;
-    let store = state.store().clone();
-    let item = blocking(move || Ok(store.get_item(&table, &key)?)).await?;
+    let store = state.store();
+    let item = point_read(|| Ok(store.get_item(&table, &key)?))?;
     let item = match (item, projection) {
         (Some(item), Some(p)) => Some(p.apply(&item)),
         (item, _) => item,
     };
-    match item {
-        Some(item) => {
-            respond(&serde_json::json!({"Item": serde_json::to_value(WireItem(&item)).unwrap_or_default()}))
-        }
-        None => respond(&serde_json::json!({})),
-    }
+    respond(&ItemBody { item: item.as_ref().map(WireItem) })
 }
 
 #[derive(Deserialize)]
@@ -299,14 +305,14 @@ pub(super) async fn update_item(state: &AppState, input: UpdateItemInput) -> Res
         return_item_on_condition_failure: on_failure,
     };
     let outcome = state.store().write(write).await?;
-    let body = match returns {
-        ReturnValues::None => attributes(None),
-        ReturnValues::AllOld => attributes(outcome.old.as_ref()),
-        ReturnValues::AllNew => attributes(outcome.new.as_ref()),
-        ReturnValues::UpdatedOld => attributes(project(outcome.old, updated_paths.as_ref()).as_ref()),
-        ReturnValues::UpdatedNew => attributes(project(outcome.new, updated_paths.as_ref()).as_ref()),
+    let returned = match returns {
+        ReturnValues::None => None,
+        ReturnValues::AllOld => outcome.old,
+        ReturnValues::AllNew => outcome.new,
+        ReturnValues::UpdatedOld => project(outcome.old, updated_paths.as_ref()),
+        ReturnValues::UpdatedNew => project(outcome.new, updated_paths.as_ref()),
     };
-    respond(&body)
+    respond(&attributes(returned.as_ref()))
 }
 
 /// The updated attributes of an item (nothing without an update expression).

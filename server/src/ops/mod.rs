@@ -64,7 +64,16 @@ fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
     })
 }
 
-/// Runs a read on the blocking pool so the async workers never wait on storage.
+/// Runs a point read (GetItem, BatchGetItem) on the calling worker: a bounded lookup of at
+/// most 100 keys in redb's page cache takes microseconds, and handing it to the blocking pool
+/// costs more than the read itself (GetItem measured 29k ops/s on the pool, 80k inline; see
+/// docs/benchmarks.md).
+fn point_read<T>(f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    f()
+}
+
+/// Runs a range read (Query, Scan: up to 1 MB per page) on the blocking pool so the async
+/// workers never wait on a long read.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use eddy_core::PrimaryKey;
 use eddy_core::expr::ExpressionKind;
 use eddy_core::store::{Page, ReadOptions, ScanSegment};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::expressions::Expressions;
 use super::items::{LegacyParameters, projection, table_name};
@@ -113,15 +112,25 @@ fn start_key(state: &AppState, table: &str, raw: RawItem) -> Result<PrimaryKey, 
         .map_err(|e| ApiError::validation(format!("The provided starting key is invalid: {e}")))
 }
 
+/// A Query or Scan response, serialized straight from the page.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PageBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    items: Option<WireItems<'a>>,
+    count: usize,
+    scanned_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_evaluated_key: Option<WireItem<'a>>,
+}
+
 fn page_body(page: Page, count_only: bool) -> Result<Vec<u8>, ApiError> {
-    let mut body = json!({"Count": page.count, "ScannedCount": page.scanned_count});
-    if !count_only {
-        body["Items"] = serde_json::to_value(WireItems(&page.items)).unwrap_or_default();
-    }
-    if let Some(key) = &page.last_evaluated_key {
-        body["LastEvaluatedKey"] = serde_json::to_value(WireItem(key)).unwrap_or_default();
-    }
-    respond(&body)
+    respond(&PageBody {
+        items: (!count_only).then_some(WireItems(&page.items)),
+        count: page.count,
+        scanned_count: page.scanned_count,
+        last_evaluated_key: page.last_evaluated_key.as_ref().map(WireItem),
+    })
 }
 
 pub(super) async fn query(state: &AppState, mut input: ReadInput) -> Result<Vec<u8>, ApiError> {
