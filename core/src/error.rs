@@ -37,6 +37,17 @@ pub enum Error {
         /// The item as it is, when the request asked for it (ReturnValuesOnConditionCheckFailure).
         item: Option<Item>,
     },
+    /// A transaction was cancelled: at least one action was rejected, so none was applied.
+    #[error("{}", cancellation_message(reasons))]
+    TransactionCanceled {
+        /// One reason per action, in request order ([`CancellationReason::None`] for actions
+        /// that were fine).
+        reasons: Vec<CancellationReason>,
+    },
+    /// A transaction reused a client request token of a different request still within the
+    /// idempotency window; nothing was written.
+    #[error("Request token reused with different request parameters")]
+    IdempotentParameterMismatch,
     /// The writer did not accept the request in time or has stopped; nothing was written.
     #[error("{message}")]
     Unavailable {
@@ -49,6 +60,54 @@ pub enum Error {
     /// The stored data is not what this version wrote: a broken invariant.
     #[error("corrupt data: {0}")]
     Corrupt(String),
+}
+
+/// Why one action of a cancelled transaction was (or was not) at fault.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CancellationReason {
+    /// The action was fine; it was cancelled because another one was not.
+    None,
+    /// The action's condition expression evaluated to false.
+    ConditionalCheckFailed {
+        /// The item as it is, when the action asked for it (ReturnValuesOnConditionCheckFailure).
+        item: Option<Item>,
+    },
+    /// The action breaks a rule only the current item reveals (an update on a wrong type, an
+    /// item grown past the size limit, ...); the message is DynamoDB's.
+    ValidationError {
+        /// DynamoDB's message for the broken rule.
+        message: String,
+    },
+}
+
+impl CancellationReason {
+    /// DynamoDB's code for the reason (`None`, `ConditionalCheckFailed`, `ValidationError`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CancellationReason::None => "None",
+            CancellationReason::ConditionalCheckFailed { .. } => "ConditionalCheckFailed",
+            CancellationReason::ValidationError { .. } => "ValidationError",
+        }
+    }
+
+    /// DynamoDB's message for the reason, if it has one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            CancellationReason::None => None,
+            CancellationReason::ConditionalCheckFailed { .. } => Some("The conditional request failed"),
+            CancellationReason::ValidationError { message } => Some(message),
+        }
+    }
+}
+
+/// DynamoDB's message for a cancelled transaction: the reasons' codes in request order.
+pub fn cancellation_message(reasons: &[CancellationReason]) -> String {
+    let codes: Vec<&str> = reasons.iter().map(CancellationReason::code).collect();
+    format!(
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+        codes.join(", ")
+    )
 }
 
 impl Error {

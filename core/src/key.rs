@@ -94,6 +94,16 @@ impl KeySchema {
         std::iter::once(self.partition.name.as_str()).chain(self.sort.as_ref().map(|s| s.name.as_str()))
     }
 
+    /// True when `key` has this schema's shape and types.
+    pub fn fits(&self, key: &PrimaryKey) -> bool {
+        self.partition.scalar_type.matches(&key.partition)
+            && match (&self.sort, &key.sort) {
+                (Some(attr), Some(value)) => attr.scalar_type.matches(value),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+
     /// The key of a full item (PutItem): missing key attributes are "Missing the key" errors.
     pub fn key_of_item(&self, item: &Item, limits: &Limits) -> Result<PrimaryKey, Error> {
         let get = |attr: &KeyAttribute| {
@@ -235,6 +245,22 @@ pub fn encode_sort(value: &AttributeValue, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends a prefix-free, order-preserving encoding of a key value (the partition component,
+/// and the sort component of an index key, which the table key follows).
+pub fn encode_terminated(value: &AttributeValue, out: &mut Vec<u8>) {
+    encode_partition(value, out);
+}
+
+/// Appends the encoding of a string or binary without its terminator: every value that begins
+/// with `value` has an encoding that begins with these bytes (for `begins_with` on index keys).
+pub fn encode_unterminated(value: &AttributeValue, out: &mut Vec<u8>) {
+    let before = out.len();
+    encode_partition(value, out);
+    if matches!(value, AttributeValue::S(_) | AttributeValue::B(_)) && out.len() >= before + 2 {
+        out.truncate(out.len() - 2);
+    }
+}
+
 fn encode_partition(value: &AttributeValue, out: &mut Vec<u8>) {
     let bytes: &[u8] = match value {
         AttributeValue::S(s) => s.as_bytes(),
@@ -249,6 +275,11 @@ fn encode_partition(value: &AttributeValue, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(&[0, 0]);
+}
+
+/// The length of the partition component at the front of a storage key (table or index).
+pub fn partition_component_len(scalar_type: ScalarType, bytes: &[u8]) -> Option<usize> {
+    decode_partition(scalar_type, bytes).map(|(_, used)| used)
 }
 
 fn decode_partition(scalar_type: ScalarType, bytes: &[u8]) -> Option<(AttributeValue, usize)> {

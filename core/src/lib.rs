@@ -4,13 +4,16 @@
 //! This crate knows nothing of HTTP or of the JSON wire format: the server converts requests
 //! into the types here and maps [`Error`] to DynamoDB error types.
 
+pub mod capacity;
 pub mod clock;
 pub mod codec;
 pub mod error;
 pub mod expr;
+pub mod index;
 pub mod key;
 pub mod limits;
 pub mod number;
+pub mod partiql;
 pub mod schema;
 pub mod store;
 pub mod value;

@@ -26,12 +26,32 @@ pub struct Limits {
     pub batch_get_response_bytes_max: usize,
     /// Most requests in one BatchWriteItem (DynamoDB: 25).
     pub batch_write_requests_max: usize,
+    /// Most actions in one TransactWriteItems or TransactGetItems (DynamoDB: 100).
+    pub transact_actions_max: usize,
+    /// Largest aggregate size of the items and keys in one transaction (DynamoDB: 4 MB).
+    pub transact_request_bytes_max: usize,
+    /// How long a transaction's ClientRequestToken makes retries of it idempotent
+    /// (DynamoDB: 10 minutes).
+    pub idempotency_window: Duration,
+    /// Most expired idempotency tokens one transaction removes, so trimming never makes a
+    /// commit long.
+    pub idempotency_trim_tokens_max: usize,
     /// Most requests the writer folds into one commit (one fsync).
     pub commit_batch_requests_max: usize,
     /// Most write requests queued for the writer before callers wait.
     pub write_queue_requests_max: usize,
     /// Most tables (DynamoDB default quota: 2500 per region).
     pub tables_max: usize,
+    /// Most read capacity units all tables of the account may provision together, as
+    /// DescribeLimits reports (DynamoDB default quota: 80,000). Eddy does not throttle; clients
+    /// that size their tables from DescribeLimits get DynamoDB's figures.
+    pub account_read_capacity_units_max: u64,
+    /// Most write capacity units all tables may provision together (DynamoDB default: 80,000).
+    pub account_write_capacity_units_max: u64,
+    /// Most read capacity units one table or index may provision (DynamoDB default: 40,000).
+    pub table_read_capacity_units_max: u64,
+    /// Most write capacity units one table or index may provision (DynamoDB default: 40,000).
+    pub table_write_capacity_units_max: u64,
     /// Longest time a write request may wait for its commit before it fails.
     pub write_timeout: Duration,
 }
@@ -49,9 +69,17 @@ impl Default for Limits {
             batch_get_keys_max: 100,
             batch_get_response_bytes_max: 16 * 1024 * 1024,
             batch_write_requests_max: 25,
+            transact_actions_max: 100,
+            transact_request_bytes_max: 4 * 1024 * 1024,
+            idempotency_window: Duration::from_secs(10 * 60),
+            idempotency_trim_tokens_max: 64,
             commit_batch_requests_max: 1024,
             write_queue_requests_max: 8192,
             tables_max: 2500,
+            account_read_capacity_units_max: 80_000,
+            account_write_capacity_units_max: 80_000,
+            table_read_capacity_units_max: 40_000,
+            table_write_capacity_units_max: 40_000,
             write_timeout: Duration::from_secs(30),
         }
     }

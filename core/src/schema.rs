@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::index::{IndexKind, IndexMeta, IndexSpec, validate_indexes};
 use crate::key::{KeyAttribute, KeySchema};
 
 /// Shortest table name (DynamoDB: 3).
@@ -116,6 +117,21 @@ pub struct TableMeta {
     pub last_decrease_millis: Option<u64>,
     /// How often throughput went down today (DynamoDB reports it).
     pub decreases_today: u64,
+    /// Secondary indexes, global and local, in declaration order.
+    #[serde(default)]
+    pub indexes: Vec<IndexMeta>,
+}
+
+impl TableMeta {
+    /// The index named `name`.
+    pub fn index(&self, name: &str) -> Option<&IndexMeta> {
+        self.indexes.iter().find(|i| i.spec.name == name)
+    }
+
+    /// True when the table has a local secondary index (item collections are then bounded).
+    pub fn has_local_indexes(&self) -> bool {
+        self.indexes.iter().any(|i| i.spec.kind == IndexKind::Local)
+    }
 }
 
 /// A table's item count and size, maintained exactly in every commit.
@@ -159,9 +175,9 @@ pub fn validation_errors(problems: Vec<String>) -> Result<(), Error> {
 }
 
 impl TableSpec {
-    /// Checks the declaration as CreateTable does: the key schema's attributes are declared,
-    /// nothing else is declared, provisioned throughput is sane.
-    pub fn validate(&self) -> Result<(), Error> {
+    /// Checks the declaration as CreateTable does: the key attributes of the table and its
+    /// indexes are declared, nothing else is declared, indexes and throughput are sane.
+    pub fn validate(&self, indexes: &[&IndexSpec]) -> Result<(), Error> {
         validate_table_name(&self.name, "tableName")?;
         let key = &self.key_schema;
         if key.sort.as_ref().is_some_and(|s| s.name == key.partition.name) {
@@ -178,25 +194,49 @@ impl TableSpec {
                 )));
             }
         }
-        for attr in key.attribute_names() {
+        validate_indexes(key, indexes)?;
+        let mut key_attributes: Vec<&str> = key.attribute_names().collect();
+        for index in indexes {
+            key_attributes.extend(index.key_schema.attribute_names());
+        }
+        key_attributes.sort_unstable();
+        key_attributes.dedup();
+        for attr in key_attributes.iter().copied() {
             let declared = self.attribute_definitions.iter().find(|d| d.name == attr);
             if declared.is_none() {
                 return Err(Error::validation(
                     "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [".to_string()
-                        + &key.attribute_names().collect::<Vec<_>>().join(", ")
+                        + attr
                         + "], AttributeDefinitions: ["
                         + &self.attribute_definitions.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
                         + "]",
                 ));
             }
         }
-        if self.attribute_definitions.len() != key.attribute_names().count() {
+        if self.attribute_definitions.len() != key_attributes.len() {
             return Err(Error::validation(
                 "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
             ));
         }
         if let BillingMode::Provisioned { read_capacity_units, write_capacity_units } = self.billing {
             validate_throughput(read_capacity_units, write_capacity_units)?;
+        }
+        for index in indexes.iter().filter(|i| i.kind == IndexKind::Global) {
+            match (self.billing, index.throughput) {
+                (BillingMode::Provisioned { .. }, None) => {
+                    return Err(Error::validation(format!(
+                        "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: {}",
+                        index.name
+                    )));
+                }
+                (BillingMode::PayPerRequest, Some(_)) => {
+                    return Err(Error::validation(format!(
+                        "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index: {} when BillingMode is PAY_PER_REQUEST",
+                        index.name
+                    )));
+                }
+                _ => {}
+            }
         }
         validate_tags(&self.tags)?;
         Ok(())

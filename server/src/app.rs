@@ -97,5 +97,6 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Ve
         _ => return Err(ApiError::new(ErrorKind::UnknownOperation, "")),
     };
     crate::auth::caller(headers)?;
-    ops::dispatch(state, operation, body).await
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    ops::dispatch(state, operation, body, host).await
 }

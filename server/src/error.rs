@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use eddy_core::Item;
+use eddy_core::error::CancellationReason;
 
 /// DynamoDB's error types, each with its HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,12 @@ pub enum ErrorKind {
     LimitExceeded,
     /// A condition expression was false.
     ConditionalCheckFailed,
+    /// A PartiQL INSERT found an item with its key already there.
+    DuplicateItem,
+    /// A transaction was cancelled; the body lists a reason per action.
+    TransactionCanceled,
+    /// A ClientRequestToken was reused with a different request.
+    IdempotentParameterMismatch,
     /// The server failed.
     InternalServerError,
     /// The server cannot take the request now.
@@ -45,6 +52,9 @@ impl ErrorKind {
             ErrorKind::ResourceInUse => "ResourceInUseException",
             ErrorKind::LimitExceeded => "LimitExceededException",
             ErrorKind::ConditionalCheckFailed => "ConditionalCheckFailedException",
+            ErrorKind::DuplicateItem => "DuplicateItemException",
+            ErrorKind::TransactionCanceled => "TransactionCanceledException",
+            ErrorKind::IdempotentParameterMismatch => "IdempotentParameterMismatchException",
             ErrorKind::InternalServerError => "InternalServerError",
             ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
         }
@@ -67,12 +77,14 @@ pub struct ApiError {
     message: String,
     /// The item, for ConditionalCheckFailedException with ReturnValuesOnConditionCheckFailure.
     item: Option<Item>,
+    /// CancellationReasons, for TransactionCanceledException.
+    reasons: Vec<CancellationReason>,
 }
 
 impl ApiError {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into(), item: None }
+        ApiError { kind, message: message.into(), item: None, reasons: Vec::new() }
     }
 
     /// A ValidationException.
@@ -100,6 +112,11 @@ impl ApiError {
         &self.message
     }
 
+    /// The item returned with a ConditionalCheckFailedException.
+    pub fn item(&self) -> Option<&Item> {
+        self.item.as_ref()
+    }
+
     /// The response body.
     pub fn body(&self) -> Vec<u8> {
         let mut body = serde_json::Map::new();
@@ -112,6 +129,10 @@ impl ApiError {
             && let Ok(v) = serde_json::to_value(crate::wire::value::WireItem(item))
         {
             body.insert("Item".into(), v);
+        }
+        if self.kind == ErrorKind::TransactionCanceled {
+            let reasons: Vec<serde_json::Value> = self.reasons.iter().map(cancellation_reason).collect();
+            body.insert("CancellationReasons".into(), reasons.into());
         }
         serde_json::to_vec(&body).unwrap_or_default()
     }
@@ -129,7 +150,18 @@ impl From<eddy_core::Error> for ApiError {
                 kind: ErrorKind::ConditionalCheckFailed,
                 message: "The conditional request failed".into(),
                 item,
+                reasons: Vec::new(),
             },
+            E::TransactionCanceled { reasons } => ApiError {
+                kind: ErrorKind::TransactionCanceled,
+                message: eddy_core::error::cancellation_message(&reasons),
+                item: None,
+                reasons,
+            },
+            E::IdempotentParameterMismatch => ApiError::new(
+                ErrorKind::IdempotentParameterMismatch,
+                E::IdempotentParameterMismatch.to_string(),
+            ),
             E::Unavailable { message } => {
                 tracing::warn!("request not served: {message}");
                 ApiError::new(ErrorKind::ServiceUnavailable, message)
@@ -146,4 +178,20 @@ impl From<eddy_core::expr::ExprError> for ApiError {
     fn from(e: eddy_core::expr::ExprError) -> Self {
         ApiError::validation(e.message().to_string())
     }
+}
+
+/// One entry of CancellationReasons: `{"Code": ...}`, with the message and the item when there
+/// are any.
+fn cancellation_reason(reason: &CancellationReason) -> serde_json::Value {
+    let mut entry = serde_json::Map::new();
+    entry.insert("Code".into(), reason.code().into());
+    if let Some(message) = reason.message() {
+        entry.insert("Message".into(), message.into());
+    }
+    if let CancellationReason::ConditionalCheckFailed { item: Some(item) } = reason
+        && let Ok(v) = serde_json::to_value(crate::wire::value::WireItem(item))
+    {
+        entry.insert("Item".into(), v);
+    }
+    serde_json::Value::Object(entry)
 }

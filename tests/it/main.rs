@@ -5,10 +5,16 @@
 
 mod bad_input;
 mod batch;
+mod capacity;
 mod control_plane;
 mod durability;
+mod gsi;
 mod items;
+mod legacy;
+mod lsi;
 mod model;
 mod numbers;
+mod partiql;
 mod query_scan;
+mod transactions;
 mod update;

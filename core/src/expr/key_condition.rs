@@ -190,6 +190,7 @@ pub fn parse_key_condition(
         parts.push(p);
     }
     let missed = |name: &str| plain(format!("Query condition missed key schema element: {name}"));
+    let names_partition = parts.iter().any(|p| p.attribute == partition_key);
     let mut partition = None;
     let mut sort = None;
     for p in parts {
@@ -215,6 +216,7 @@ pub fn parse_key_condition(
         } else {
             return Err(match sort_key {
                 Some(sk) => missed(sk),
+                None if !names_partition => missed(partition_key),
                 None => plain("Query key condition not supported"),
             });
         }

@@ -13,6 +13,7 @@ use crate::value::AttributeValue;
 
 mod condition;
 mod key_condition;
+pub mod legacy;
 mod lexer;
 mod parser;
 mod path;

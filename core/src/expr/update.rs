@@ -390,6 +390,14 @@ fn remove(item: &mut Item, path: &DocumentPath) -> Result<(), ExprError> {
 }
 
 impl UpdateExpression {
+    /// An update expression built from actions (PartiQL's SET and REMOVE), with the same
+    /// overlap and conflict checks as a parsed one.
+    pub fn from_actions(actions: Vec<UpdateAction>) -> Result<UpdateExpression, ExprError> {
+        let paths: Vec<&DocumentPath> = actions.iter().map(UpdateAction::path).collect();
+        check_disjoint(&paths, ExpressionKind::Update)?;
+        Ok(UpdateExpression { actions })
+    }
+
     /// The actions in the order written.
     pub fn actions(&self) -> &[UpdateAction] {
         &self.actions

@@ -24,6 +24,24 @@ pub const TABLES: TableDefinition<&str, &[u8]> = TableDefinition::new("tables");
 /// Table name → (item count, size in bytes).
 pub const TABLE_STATS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("table_stats");
 
+/// Index id → (entry count, size in bytes), maintained with every commit.
+pub const INDEX_STATS: TableDefinition<u64, (u64, u64)> = TableDefinition::new("index_stats");
+
+/// The redb table name holding the entries of the secondary index with internal id `id`:
+/// encoded index entry key → encoded projected item.
+pub fn index_table_name(id: u64) -> String {
+    format!("index.{id:016x}")
+}
+
+/// Transaction ClientRequestToken → (SHA-256 of the canonical request, commit time in ms since
+/// the Unix epoch, number of actions). Only committed transactions are recorded; entries older
+/// than `Limits::idempotency_window` are ignored and trimmed.
+pub const TRANSACT_TOKENS: TableDefinition<&str, (&[u8], u64, u64)> = TableDefinition::new("transact_tokens");
+
+/// (commit time in ms, token) → (): the tokens in age order, so trimming expired ones is a
+/// bounded range read.
+pub const TRANSACT_TOKEN_AGES: TableDefinition<(u64, &str), ()> = TableDefinition::new("transact_token_ages");
+
 /// The redb table name holding the items of the table with internal id `id`: encoded primary
 /// key → encoded item.
 pub fn items_table_name(id: u64) -> String {

@@ -6,10 +6,12 @@
 //! is durable. Reads run synchronously on the caller's thread (the server runs them on the
 //! blocking pool).
 
+mod backfill;
 mod catalog;
 mod decide;
 pub mod layout;
 mod read;
+mod transact;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -22,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::expr::{Condition, KeyCondition, UpdateExpression};
+use crate::index::{IndexSpec, IndexStatus};
 use crate::key::PrimaryKey;
 use crate::limits::Limits;
 use crate::schema::{BillingMode, StreamSettings, TableMeta, TableSpec, TableStats};
@@ -31,6 +34,7 @@ pub use catalog::Catalog;
 pub use decide::check_item_limits;
 pub use layout::OpenError;
 pub use read::{Page, ReadOptions, ScanSegment};
+pub use transact::{ConditionCheck, TransactAction, TransactWrite};
 
 /// One item write: the key, what to do, and the condition that must hold first.
 #[derive(Debug)]
@@ -84,17 +88,53 @@ pub enum TableChange {
     Tag(BTreeMap<String, String>),
     /// Remove tags by key.
     Untag(Vec<String>),
+    /// Add a global secondary index (CREATING until its backfill completes), declaring the
+    /// new key attributes it uses.
+    CreateIndex(IndexSpec, Vec<crate::key::KeyAttribute>),
+    /// Remove an index and its entries.
+    DeleteIndex(String),
+    /// New provisioned throughput for an index.
+    IndexThroughput(String, (u64, u64)),
 }
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 /// A request for the writer thread.
 enum Command {
-    CreateTable { spec: Box<TableSpec>, table_uuid: String, reply: Reply<TableMeta> },
-    DeleteTable { name: String, reply: Reply<(TableMeta, TableStats)> },
-    AlterTable { name: String, changes: Vec<TableChange>, reply: Reply<TableMeta> },
-    Write { write: Box<ItemWrite>, reply: Reply<WriteOutcome> },
-    BatchWrite { writes: Vec<ItemWrite>, reply: Reply<Vec<WriteOutcome>> },
+    CreateTable {
+        spec: Box<TableSpec>,
+        indexes: Vec<IndexSpec>,
+        table_uuid: String,
+        reply: Reply<TableMeta>,
+    },
+    DeleteTable {
+        name: String,
+        reply: Reply<(TableMeta, TableStats)>,
+    },
+    AlterTable {
+        name: String,
+        changes: Vec<TableChange>,
+        reply: Reply<TableMeta>,
+    },
+    Write {
+        write: Box<ItemWrite>,
+        reply: Reply<WriteOutcome>,
+    },
+    BatchWrite {
+        writes: Vec<ItemWrite>,
+        reply: Reply<Vec<WriteOutcome>>,
+    },
+    Backfill {
+        table: String,
+        index_id: u64,
+        after: Option<Vec<u8>>,
+        reply: Reply<backfill::BackfillProgress>,
+    },
+    Transact {
+        actions: Vec<TransactAction>,
+        token: Option<transact::Token>,
+        reply: Reply<Vec<WriteOutcome>>,
+    },
 }
 
 /// The table store. Cheap to clone; all clones share one database and one writer.
@@ -124,11 +164,12 @@ impl Store {
         let catalog = Arc::new(Catalog::load(&db)?);
         let (queue, commands) = mpsc::channel(limits.write_queue_requests_max);
         let writer = writer::Writer::new(db.clone(), catalog.clone(), limits.clone(), clock);
+        writer.initialise()?;
         let handle = std::thread::Builder::new()
             .name("eddy-writer".into())
             .spawn(move || writer.run(commands))
             .map_err(|source| OpenError::Io { path: data_dir.to_path_buf(), source })?;
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 db,
                 catalog,
@@ -137,7 +178,9 @@ impl Store {
                 data_dir: data_dir.to_path_buf(),
                 writer: std::sync::Mutex::new(Some(handle)),
             }),
-        })
+        };
+        backfill::resume_all(&store);
+        Ok(store)
     }
 
     /// The limits the store enforces.
@@ -173,10 +216,28 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// CreateTable: validates the declaration and creates the table.
-    pub async fn create_table(&self, spec: TableSpec, table_uuid: String) -> Result<TableMeta, Error> {
-        spec.validate()?;
-        self.submit(|reply| Command::CreateTable { spec: Box::new(spec), table_uuid, reply }).await
+    /// An index's entry count and size as of the last commit.
+    pub fn index_stats(&self, index_id: u64) -> Result<TableStats, Error> {
+        let txn = self.inner.db.begin_read()?;
+        let stats = txn.open_table(layout::INDEX_STATS)?;
+        Ok(stats
+            .get(index_id)?
+            .map(|g| {
+                let (item_count, size_bytes) = g.value();
+                TableStats { item_count, size_bytes }
+            })
+            .unwrap_or_default())
+    }
+
+    /// CreateTable: validates the declaration (with its secondary indexes) and creates the table.
+    pub async fn create_table(
+        &self,
+        spec: TableSpec,
+        indexes: Vec<IndexSpec>,
+        table_uuid: String,
+    ) -> Result<TableMeta, Error> {
+        spec.validate(&indexes.iter().collect::<Vec<_>>())?;
+        self.submit(|reply| Command::CreateTable { spec: Box::new(spec), indexes, table_uuid, reply }).await
     }
 
     /// DeleteTable: removes the table and all its items; returns what it was.
@@ -186,7 +247,11 @@ impl Store {
 
     /// Applies declaration changes (UpdateTable, TagResource, UntagResource) in one commit.
     pub async fn alter_table(&self, name: &str, changes: Vec<TableChange>) -> Result<TableMeta, Error> {
-        self.submit(|reply| Command::AlterTable { name: name.to_string(), changes, reply }).await
+        let before = self.table(name)?;
+        let after =
+            self.submit(|reply| Command::AlterTable { name: name.to_string(), changes, reply }).await?;
+        backfill::start_new(self, &before, &after);
+        Ok(after)
     }
 
     /// PutItem, UpdateItem or DeleteItem.
@@ -197,6 +262,27 @@ impl Store {
     /// BatchWriteItem: unconditional puts and deletes committed together.
     pub async fn batch_write(&self, writes: Vec<ItemWrite>) -> Result<Vec<WriteOutcome>, Error> {
         self.submit(|reply| Command::BatchWrite { writes, reply }).await
+    }
+
+    /// TransactWriteItems: every action committed together, or none. A failed condition or an
+    /// action the current item makes invalid cancels the whole transaction
+    /// ([`Error::TransactionCanceled`], one reason per action in request order). With a token,
+    /// a retry of a committed transaction within `Limits::idempotency_window` writes nothing
+    /// and answers one empty [`WriteOutcome`] per action; the same token with other actions is
+    /// [`Error::IdempotentParameterMismatch`]. A ConditionCheck's outcome is the item it found.
+    pub async fn transact_write(&self, request: TransactWrite) -> Result<Vec<WriteOutcome>, Error> {
+        transact::validate_write(&request.actions, &self.inner.limits)?;
+        let token = request
+            .token
+            .map(|name| transact::Token { name, request_hash: transact::request_hash(&request.actions) });
+        let actions = request.actions;
+        self.submit(|reply| Command::Transact { actions, token, reply }).await
+    }
+
+    /// TransactGetItems: the items (None where absent), all read from one snapshot.
+    pub fn transact_get(&self, gets: &[(String, PrimaryKey)]) -> Result<Vec<Option<Item>>, Error> {
+        transact::validate_get(gets, &self.inner.limits)?;
+        self.get_items(gets)
     }
 
     async fn submit<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {
@@ -225,28 +311,34 @@ impl Store {
             .collect()
     }
 
-    /// Query: one partition's items in sort-key order, one page.
+    /// Query: one partition's items in sort-key order, one page, of the table or of the index
+    /// named `index`.
     pub fn query(
         &self,
         table: &str,
+        index: Option<&str>,
         key_condition: &KeyCondition,
         options: &ReadOptions,
     ) -> Result<Page, Error> {
         let meta = self.table(table)?;
+        let source = read_source(&meta, index)?;
         let txn = self.inner.db.begin_read()?;
-        read::query(&txn, &meta, key_condition, options, &self.inner.limits)
+        read::query(&txn, &meta, source, key_condition, options, &self.inner.limits)
     }
 
-    /// Scan: the table's items in storage order, one page, optionally one segment of many.
+    /// Scan: the items of the table (or of the index named `index`) in storage order, one page,
+    /// optionally one segment of many.
     pub fn scan(
         &self,
         table: &str,
+        index: Option<&str>,
         options: &ReadOptions,
         segment: Option<ScanSegment>,
     ) -> Result<Page, Error> {
         let meta = self.table(table)?;
+        let source = read_source(&meta, index)?;
         let txn = self.inner.db.begin_read()?;
-        read::scan(&txn, &meta, options, segment, &self.inner.limits)
+        read::scan(&txn, &meta, source, options, segment, &self.inner.limits)
     }
 
     /// Stops the writer after the queued commands and waits for it. Later writes fail.
@@ -260,6 +352,22 @@ impl Store {
             let _ = handle.join();
         }
     }
+}
+
+/// The table or the named index, which must exist and be readable.
+fn read_source<'m>(meta: &'m TableMeta, index: Option<&str>) -> Result<read::Source<'m>, Error> {
+    let Some(name) = index else {
+        return Ok(read::Source::Table);
+    };
+    let index = meta
+        .index(name)
+        .ok_or_else(|| Error::validation(format!("The table does not have the specified index: {name}")))?;
+    if index.status == IndexStatus::Creating {
+        return Err(Error::validation(format!(
+            "Cannot read from backfilling global secondary index: {name}"
+        )));
+    }
+    Ok(read::Source::Index(index))
 }
 
 /// Reads a table's stored metadata (used when loading the catalog).

@@ -9,10 +9,15 @@ use redb::{ReadTransaction, TableDefinition};
 use crate::codec;
 use crate::error::Error;
 use crate::expr::{Condition, KeyCondition, Projection, SortKeyCondition};
-use crate::key::{PrimaryKey, encode_sort, partition_prefix};
+use crate::index::{IndexKind, IndexMeta, Projection as IndexProjection};
+use crate::key::{
+    KeySchema, PrimaryKey, ScalarType, encode_sort, encode_terminated, encode_unterminated,
+    partition_component_len, partition_prefix,
+};
 use crate::limits::Limits;
 use crate::schema::TableMeta;
 use crate::store::layout;
+use crate::value::AttributeValue;
 use crate::value::{Item, item_size_bytes};
 
 /// What a Query or Scan page returns and how it reads.
@@ -26,8 +31,11 @@ pub struct ReadOptions {
     pub count_only: bool,
     /// Limit: most items evaluated (before the filter).
     pub limit: Option<usize>,
-    /// ExclusiveStartKey: resume after this key.
-    pub exclusive_start: Option<PrimaryKey>,
+    /// ExclusiveStartKey as sent: the table key, plus the index key when reading an index.
+    pub exclusive_start: Option<Item>,
+    /// Select = ALL_ATTRIBUTES on an index: a local index then reads table items for
+    /// attributes it does not hold.
+    pub all_attributes: bool,
     /// ScanIndexForward (Query only; Scan always reads forward).
     pub backward: bool,
 }
@@ -78,51 +86,142 @@ fn decode(table: &str, bytes: &[u8]) -> Result<Item, Error> {
     codec::decode_item(bytes).ok_or_else(|| Error::Corrupt(format!("item in {table} does not decode")))
 }
 
-/// One Query page.
-pub(crate) fn query(
-    txn: &ReadTransaction,
-    meta: &TableMeta,
-    key_condition: &KeyCondition,
-    options: &ReadOptions,
-    limits: &Limits,
-) -> Result<Page, Error> {
-    let prefix = partition_prefix(&key_condition.partition);
-    let with_sort = |v: &crate::value::AttributeValue| {
-        let mut k = prefix.clone();
-        encode_sort(v, &mut k);
-        k
-    };
+/// What a Query or Scan reads: the table itself, or one of its indexes.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// The table's items.
+    Table,
+    /// A secondary index's entries.
+    Index(&'a IndexMeta),
+}
+
+impl Source<'_> {
+    fn redb_table(&self, meta: &TableMeta) -> String {
+        match self {
+            Source::Table => items_table(meta),
+            Source::Index(index) => layout::index_table_name(index.id),
+        }
+    }
+
+    fn key_schema<'m>(&'m self, meta: &'m TableMeta) -> &'m KeySchema {
+        match self {
+            Source::Table => &meta.spec.key_schema,
+            Source::Index(index) => &index.spec.key_schema,
+        }
+    }
+
+    /// The storage key an ExclusiveStartKey names, checked against the key schemas.
+    fn start_key(&self, meta: &TableMeta, start: &Item, limits: &Limits) -> Result<Vec<u8>, Error> {
+        let invalid = || {
+            Error::validation(
+                "The provided starting key is invalid: The provided key element does not match the schema",
+            )
+        };
+        match self {
+            Source::Table => {
+                let key =
+                    meta.spec.key_schema.key_from_request(start, limits).map_err(|e| {
+                        Error::validation(format!("The provided starting key is invalid: {e}"))
+                    })?;
+                Ok(key.encode())
+            }
+            Source::Index(index) => {
+                index.spec.entry_key_from_start(&meta.spec.key_schema, start).ok_or_else(invalid)
+            }
+        }
+    }
+
+    /// LastEvaluatedKey of an entry: the table key, plus the index key for an index.
+    fn last_key(&self, meta: &TableMeta, table: &str, key: &[u8], item: &Item) -> Result<Item, Error> {
+        match self {
+            Source::Table => key_item(meta, table, key),
+            Source::Index(index) => Ok(index.spec.entry_key_item(&meta.spec.key_schema, item)),
+        }
+    }
+}
+
+/// The key range of one partition under a sort-key condition. Table keys end with the raw sort
+/// component; index keys carry a terminated sort component followed by the table key.
+fn query_bounds(source: Source<'_>, condition: &KeyCondition) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let prefix = partition_prefix(&condition.partition);
     let end_of_partition = match successor(&prefix) {
         Some(s) => Bound::Excluded(s),
         None => Bound::Unbounded,
     };
-    let (lower, upper) = match &key_condition.sort {
-        None => (Bound::Included(prefix.clone()), end_of_partition),
-        Some(SortKeyCondition::Eq(v)) => (Bound::Included(with_sort(v)), Bound::Included(with_sort(v))),
-        Some(SortKeyCondition::Lt(v)) => (Bound::Included(prefix.clone()), Bound::Excluded(with_sort(v))),
-        Some(SortKeyCondition::Le(v)) => (Bound::Included(prefix.clone()), Bound::Included(with_sort(v))),
-        Some(SortKeyCondition::Gt(v)) => (Bound::Excluded(with_sort(v)), end_of_partition),
-        Some(SortKeyCondition::Ge(v)) => (Bound::Included(with_sort(v)), end_of_partition),
-        Some(SortKeyCondition::Between(a, b)) => {
-            (Bound::Included(with_sort(a)), Bound::Included(with_sort(b)))
-        }
-        Some(SortKeyCondition::BeginsWith(v)) => {
-            let start = with_sort(v);
-            let end = match successor(&start) {
-                Some(s) => Bound::Excluded(s),
-                None => end_of_partition,
-            };
-            (Bound::Included(start), end)
-        }
+    let after = |k: Vec<u8>| match successor(&k) {
+        Some(s) => Bound::Excluded(s),
+        None => Bound::Unbounded,
     };
-    let (mut lower, mut upper) = (lower, upper);
+    let start = || Bound::Included(prefix.clone());
+    let Some(sort) = &condition.sort else {
+        return (start(), end_of_partition);
+    };
+    if let Source::Table = source {
+        let with = |v: &AttributeValue| {
+            let mut k = prefix.clone();
+            encode_sort(v, &mut k);
+            k
+        };
+        return match sort {
+            SortKeyCondition::Eq(v) => (Bound::Included(with(v)), Bound::Included(with(v))),
+            SortKeyCondition::Lt(v) => (start(), Bound::Excluded(with(v))),
+            SortKeyCondition::Le(v) => (start(), Bound::Included(with(v))),
+            SortKeyCondition::Gt(v) => (Bound::Excluded(with(v)), end_of_partition),
+            SortKeyCondition::Ge(v) => (Bound::Included(with(v)), end_of_partition),
+            SortKeyCondition::Between(a, b) => (Bound::Included(with(a)), Bound::Included(with(b))),
+            SortKeyCondition::BeginsWith(v) => {
+                let k = with(v);
+                (Bound::Included(k.clone()), after(k))
+            }
+        };
+    }
+    let with = |v: &AttributeValue| {
+        let mut k = prefix.clone();
+        encode_terminated(v, &mut k);
+        k
+    };
+    match sort {
+        SortKeyCondition::Eq(v) => (Bound::Included(with(v)), after(with(v))),
+        SortKeyCondition::Lt(v) => (start(), Bound::Excluded(with(v))),
+        SortKeyCondition::Le(v) => (start(), after(with(v))),
+        SortKeyCondition::Gt(v) => (after_lower(with(v)), end_of_partition),
+        SortKeyCondition::Ge(v) => (Bound::Included(with(v)), end_of_partition),
+        SortKeyCondition::Between(a, b) => (Bound::Included(with(a)), after(with(b))),
+        SortKeyCondition::BeginsWith(v) => {
+            let mut k = prefix.clone();
+            encode_unterminated(v, &mut k);
+            (Bound::Included(k.clone()), after(k))
+        }
+    }
+}
+
+/// The lower bound just past every key that starts with `k`.
+fn after_lower(k: Vec<u8>) -> Bound<Vec<u8>> {
+    match successor(&k) {
+        Some(s) => Bound::Included(s),
+        // Nothing sorts after a run of 0xff bytes: an empty range.
+        None => Bound::Excluded(vec![0xff; k.len() + 1]),
+    }
+}
+
+/// One Query page, on the table or one of its indexes.
+pub(crate) fn query(
+    txn: &ReadTransaction,
+    meta: &TableMeta,
+    source: Source<'_>,
+    key_condition: &KeyCondition,
+    options: &ReadOptions,
+    limits: &Limits,
+) -> Result<Page, Error> {
+    let (mut lower, mut upper) = query_bounds(source, key_condition);
     if let Some(start) = &options.exclusive_start {
-        if start.partition != key_condition.partition {
+        let partition = start.get(&source.key_schema(meta).partition.name);
+        if partition != Some(&key_condition.partition) {
             return Err(Error::validation(
-                "The provided starting key is invalid: The provided key element does not match the schema",
+                "The provided starting key is outside query boundaries based on provided conditions",
             ));
         }
-        let start = start.encode();
+        let start = source.start_key(meta, start, limits)?;
         if options.backward {
             upper = tighter_upper(upper, start);
         } else {
@@ -132,29 +231,31 @@ pub(crate) fn query(
     if bounds_empty(&lower, &upper) {
         return Ok(Page::default());
     }
-    let name = items_table(meta);
-    let items = txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))?;
-    let range = items.range::<&[u8]>((as_ref(&lower), as_ref(&upper)))?;
-    let entries: Box<dyn Iterator<Item = _>> =
+    let name = source.redb_table(meta);
+    let entries = open_entries(txn, &name)?;
+    let range = entries.range::<&[u8]>((as_ref(&lower), as_ref(&upper)))?;
+    let iter: Box<dyn Iterator<Item = _>> =
         if options.backward { Box::new(range.rev()) } else { Box::new(range) };
-    collect_page(meta, &name, entries, options, limits, |_| true)
+    collect_page(txn, meta, source, &name, iter, options, limits, |_| true)
 }
 
-/// One Scan page (of one segment when parallel).
+/// One Scan page (of one segment when parallel), of the table or one of its indexes.
 pub(crate) fn scan(
     txn: &ReadTransaction,
     meta: &TableMeta,
+    source: Source<'_>,
     options: &ReadOptions,
     segment: Option<ScanSegment>,
     limits: &Limits,
 ) -> Result<Page, Error> {
+    let partition_type = source.key_schema(meta).partition.scalar_type;
     let in_segment = move |key: &[u8]| match segment {
         None => true,
-        Some(s) => segment_of(meta, key, s.total) == Some(s.segment),
+        Some(s) => segment_of(partition_type, key, s.total) == Some(s.segment),
     };
     let lower = match &options.exclusive_start {
         Some(start) => {
-            let start = start.encode();
+            let start = source.start_key(meta, start, limits)?;
             if !in_segment(&start) {
                 return Err(Error::validation(
                     "The provided Exclusive start key does not map to the provided segment",
@@ -164,25 +265,34 @@ pub(crate) fn scan(
         }
         None => Bound::Unbounded,
     };
-    let name = items_table(meta);
-    let items = txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))?;
-    let range = items.range::<&[u8]>((as_ref(&lower), Bound::Unbounded))?;
-    collect_page(meta, &name, Box::new(range), options, limits, in_segment)
+    let name = source.redb_table(meta);
+    let entries = open_entries(txn, &name)?;
+    let range = entries.range::<&[u8]>((as_ref(&lower), Bound::Unbounded))?;
+    collect_page(txn, meta, source, &name, Box::new(range), options, limits, in_segment)
 }
 
 type Entry<'a> =
     Result<(redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>), redb::StorageError>;
 
+#[allow(clippy::too_many_arguments, reason = "one private helper shared by Query and Scan")]
 fn collect_page<'a>(
+    txn: &ReadTransaction,
     meta: &TableMeta,
+    source: Source<'_>,
     table: &str,
     entries: Box<dyn Iterator<Item = Entry<'a>> + 'a>,
     options: &ReadOptions,
     limits: &Limits,
     include: impl Fn(&[u8]) -> bool,
 ) -> Result<Page, Error> {
+    let base_lookup = match source {
+        Source::Index(index) if needs_table_item(meta, index, options) => {
+            Some(txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&items_table(meta)))?)
+        }
+        _ => None,
+    };
     let mut page = Page::default();
-    let mut last_key: Option<Vec<u8>> = None;
+    let mut last: Option<(Vec<u8>, Item)> = None;
     let mut stopped = false;
     for entry in entries {
         let (key, value) = entry?;
@@ -191,12 +301,24 @@ fn collect_page<'a>(
         }
         if stopped {
             // Something remains after the page: it needs a LastEvaluatedKey.
-            page.last_evaluated_key = last_key.take().map(|k| key_item(meta, table, &k)).transpose()?;
+            page.last_evaluated_key =
+                last.take().map(|(k, item)| source.last_key(meta, table, &k, &item)).transpose()?;
             return Ok(page);
         }
-        let item = decode(table, value.value())?;
+        let mut item = decode(table, value.value())?;
         page.scanned_count += 1;
         page.scanned_bytes += item_size_bytes(&item);
+        let entry_key = match source {
+            Source::Table => Item::new(),
+            Source::Index(index) => index.spec.entry_key_item(&meta.spec.key_schema, &item),
+        };
+        if let Some(base) = &base_lookup {
+            // A local index that does not hold every attribute asked for reads the table item.
+            let key = meta.spec.key_schema.key_of_item(&item, limits)?;
+            if let Some(bytes) = base.get(key.encode().as_slice())? {
+                item = decode(&items_table(meta), bytes.value())?;
+            }
+        }
         if options.filter.as_ref().is_none_or(|f| f.evaluate(&item)) {
             page.count += 1;
             if !options.count_only {
@@ -206,10 +328,11 @@ fn collect_page<'a>(
                 });
             }
         }
-        last_key = Some(key.value().to_vec());
+        last = Some((key.value().to_vec(), entry_key));
         if options.limit.is_some_and(|l| page.scanned_count >= l) {
             // DynamoDB returns a LastEvaluatedKey whenever Limit ends the page.
-            page.last_evaluated_key = last_key.take().map(|k| key_item(meta, table, &k)).transpose()?;
+            page.last_evaluated_key =
+                last.take().map(|(k, item)| source.last_key(meta, table, &k, &item)).transpose()?;
             return Ok(page);
         }
         if page.scanned_bytes >= limits.page_bytes_max {
@@ -219,6 +342,30 @@ fn collect_page<'a>(
     Ok(page)
 }
 
+/// Opens a table's or index's entries; a table deleted since the catalog lookup is not found.
+fn open_entries(
+    txn: &ReadTransaction,
+    name: &str,
+) -> Result<redb::ReadOnlyTable<&'static [u8], &'static [u8]>, Error> {
+    match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(name)) {
+        Ok(t) => Ok(t),
+        Err(redb::TableError::TableDoesNotExist(_)) => Err(Error::table_not_found()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A local index fetches table items when asked for attributes it does not hold.
+fn needs_table_item(meta: &TableMeta, index: &IndexMeta, options: &ReadOptions) -> bool {
+    if index.spec.kind != IndexKind::Local || index.spec.projection == IndexProjection::All {
+        return false;
+    }
+    let table_key = &meta.spec.key_schema;
+    let missing = |name: &str| !index.spec.projects(table_key, name);
+    options.all_attributes
+        || options.projection.as_ref().is_some_and(|p| p.top_level_attributes().any(missing))
+        || options.filter.as_ref().is_some_and(|f| f.top_level_attributes().into_iter().any(missing))
+}
+
 fn key_item(meta: &TableMeta, table: &str, key: &[u8]) -> Result<Item, Error> {
     PrimaryKey::decode(&meta.spec.key_schema, key)
         .map(|k| k.to_item(&meta.spec.key_schema))
@@ -226,12 +373,11 @@ fn key_item(meta: &TableMeta, table: &str, key: &[u8]) -> Result<Item, Error> {
 }
 
 /// The parallel-scan segment of a storage key: a stable hash of its partition component.
-fn segment_of(meta: &TableMeta, key: &[u8], total: u32) -> Option<u32> {
-    let decoded = PrimaryKey::decode(&meta.spec.key_schema, key)?;
-    let partition = partition_prefix(&decoded.partition);
+fn segment_of(partition_type: ScalarType, key: &[u8], total: u32) -> Option<u32> {
+    let len = partition_component_len(partition_type, key)?;
     // FNV-1a: stable across versions and platforms, so a segment's items never move.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in partition {
+    for &b in &key[..len] {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }

@@ -10,11 +10,12 @@ use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::error::Error;
+use crate::index::{IndexMeta, IndexSpec, IndexStatus};
 use crate::limits::Limits;
 use crate::schema::{BillingMode, TableMeta, TableStats};
 use crate::store::catalog::{Catalog, Tables};
-use crate::store::decide::{self, Mutation, StatsDelta};
-use crate::store::{Command, TableChange, WriteOutcome, layout};
+use crate::store::decide::{self, Mutation, StatsDelta, StatsTarget};
+use crate::store::{Command, TableChange, WriteOutcome, backfill, layout, transact};
 
 /// Sends a command's result once the batch's fate is known: `None` means the commit is durable.
 type Pending = Box<dyn FnOnce(Option<String>) + Send>;
@@ -30,7 +31,7 @@ pub(crate) struct Writer {
 struct Batch {
     tables: Arc<Tables>,
     tables_changed: bool,
-    stats: HashMap<u64, StatsDelta>,
+    stats: HashMap<StatsTarget, StatsDelta>,
     pending: Vec<Pending>,
 }
 
@@ -46,10 +47,6 @@ impl Writer {
 
     /// Runs until every sender is gone, committing a batch per loop.
     pub(crate) fn run(self, mut commands: mpsc::Receiver<Command>) {
-        if let Err(e) = self.initialise() {
-            tracing::error!("writer cannot initialise the database: {e}");
-            return;
-        }
         let mut batch_commands = Vec::with_capacity(self.limits.commit_batch_requests_max);
         while let Some(first) = commands.blocking_recv() {
             batch_commands.push(first);
@@ -59,12 +56,23 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit_batch(batch_commands.drain(..));
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.commit_batch(batch_commands.drain(..));
+            }));
+            if outcome.is_err() {
+                // A panic here is a broken invariant: nothing in the batch was acknowledged and
+                // the storage state is trusted only as of the last commit, so stop the process
+                // rather than keep accepting writes.
+                tracing::error!(
+                    "the writer panicked; stopping so that no write is acknowledged on broken state"
+                );
+                std::process::abort();
+            }
         }
     }
 
-    /// Creates the store-wide tables so readers can always open them.
-    fn initialise(&self) -> Result<(), Error> {
+    /// Creates the store-wide tables so readers can always open them (before the writer runs).
+    pub(crate) fn initialise(&self) -> Result<(), Error> {
         let txn = self.db.begin_write()?;
         {
             let mut meta = txn.open_table(layout::META)?;
@@ -73,6 +81,7 @@ impl Writer {
             }
             txn.open_table(layout::TABLES)?;
             txn.open_table(layout::TABLE_STATS)?;
+            txn.open_table(layout::INDEX_STATS)?;
         }
         txn.commit()?;
         Ok(())
@@ -139,8 +148,26 @@ impl Writer {
     fn finish(&self, txn: WriteTransaction, batch: &Batch) -> Result<(), Error> {
         {
             let mut stats = txn.open_table(layout::TABLE_STATS)?;
-            for (id, delta) in &batch.stats {
-                let Some(meta) = batch.tables.values().find(|t| t.id == *id) else {
+            let mut index_stats = txn.open_table(layout::INDEX_STATS)?;
+            for (target, delta) in &batch.stats {
+                let id = match target {
+                    StatsTarget::Table(id) => *id,
+                    StatsTarget::Index(index_id) => {
+                        // Deleted indexes have no stats left to update.
+                        if !batch.tables.values().any(|t| t.indexes.iter().any(|i| i.id == *index_id)) {
+                            continue;
+                        }
+                        let (count, bytes) = index_stats.get(*index_id)?.map(|g| g.value()).unwrap_or((0, 0));
+                        let name = format!("index {index_id}");
+                        let count =
+                            count.checked_add_signed(delta.items).ok_or_else(|| negative_stats(&name))?;
+                        let bytes =
+                            bytes.checked_add_signed(delta.bytes).ok_or_else(|| negative_stats(&name))?;
+                        index_stats.insert(*index_id, (count, bytes))?;
+                        continue;
+                    }
+                };
+                let Some(meta) = batch.tables.values().find(|t| t.id == id) else {
                     continue;
                 };
                 let (count, bytes) = stats.get(meta.spec.name.as_str())?.map(|g| g.value()).unwrap_or((0, 0));
@@ -165,6 +192,25 @@ impl Writer {
                 let result = result.map(|mut outcomes| outcomes.pop().unwrap_or_default());
                 batch.pending.push(deferred(reply, result));
             }
+            Command::Transact { actions, token, reply } => {
+                let now = self.clock.now_millis();
+                let decision =
+                    transact::decide(txn, &batch.tables, &actions, token.as_ref(), &self.limits, now)?;
+                let result = match decision {
+                    transact::Decision::Replay(outcomes) => Ok(outcomes),
+                    transact::Decision::Rejected(rejected) => Err(rejected),
+                    transact::Decision::Apply { mutations, checked } => {
+                        // The actions' items are distinct, so deciding all before applying any
+                        // is the same as running them one after another.
+                        let applied = self.apply_all(txn, batch, Ok(mutations))?;
+                        if let (Ok(_), Some(token)) = (&applied, &token) {
+                            transact::record(txn, token, actions.len(), &self.limits, now)?;
+                        }
+                        applied.map(|applied| transact::outcomes(checked, applied))
+                    }
+                };
+                batch.pending.push(deferred(reply, result));
+            }
             Command::BatchWrite { writes, reply } => {
                 // Keys in one batch are distinct, so deciding all before applying any is
                 // the same as interleaving, and a rejected write leaves nothing applied.
@@ -175,12 +221,16 @@ impl Writer {
                 let result = self.apply_all(txn, batch, decided)?;
                 batch.pending.push(deferred(reply, result));
             }
-            Command::CreateTable { spec, table_uuid, reply } => {
-                let result = self.create_table(txn, batch, *spec, table_uuid)?;
+            Command::CreateTable { spec, indexes, table_uuid, reply } => {
+                let result = self.create_table(txn, batch, *spec, indexes, table_uuid)?;
                 batch.pending.push(deferred(reply, result));
             }
             Command::DeleteTable { name, reply } => {
                 let result = self.delete_table(txn, batch, &name)?;
+                batch.pending.push(deferred(reply, result));
+            }
+            Command::Backfill { table, index_id, after, reply } => {
+                let result = self.backfill(txn, batch, &table, index_id, after)?;
                 batch.pending.push(deferred(reply, result));
             }
             Command::AlterTable { name, changes, reply } => {
@@ -205,10 +255,11 @@ impl Writer {
         };
         let mut outcomes = Vec::with_capacity(mutations.len());
         for mutation in mutations {
-            let delta = decide::apply(txn, &mutation)?;
-            let total = batch.stats.entry(mutation.table_id).or_default();
-            total.items += delta.items;
-            total.bytes += delta.bytes;
+            for (target, delta) in decide::apply(txn, &mutation)? {
+                let total = batch.stats.entry(target).or_default();
+                total.items += delta.items;
+                total.bytes += delta.bytes;
+            }
             outcomes.push(WriteOutcome { old: mutation.old, new: mutation.new });
         }
         Ok(Ok(outcomes))
@@ -219,6 +270,7 @@ impl Writer {
         txn: &WriteTransaction,
         batch: &mut Batch,
         spec: crate::schema::TableSpec,
+        indexes: Vec<IndexSpec>,
         table_uuid: String,
     ) -> Result<Result<TableMeta, Error>, Error> {
         if batch.tables.contains_key(&spec.name) {
@@ -232,15 +284,14 @@ impl Writer {
                 ),
             }));
         }
-        let id = {
-            let mut meta = txn.open_table(layout::META)?;
-            let next = match meta.get("next_table_id")? {
-                Some(g) => g.value().try_into().map(u64::from_le_bytes).map_err(|_| corrupt_meta())?,
-                None => 1,
-            };
-            meta.insert("next_table_id", (next + 1).to_le_bytes().as_slice())?;
-            next
-        };
+        let id = allocate_id(txn)?;
+        let mut index_metas = Vec::with_capacity(indexes.len());
+        for spec in indexes {
+            let index_id = allocate_id(txn)?;
+            txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&layout::index_table_name(index_id)))?;
+            txn.open_table(layout::INDEX_STATS)?.insert(index_id, (0, 0))?;
+            index_metas.push(IndexMeta { spec, id: index_id, status: IndexStatus::Active });
+        }
         let table = TableMeta {
             spec,
             id,
@@ -249,6 +300,7 @@ impl Writer {
             last_increase_millis: None,
             last_decrease_millis: None,
             decreases_today: 0,
+            indexes: index_metas,
         };
         self.store_meta(txn, &table)?;
         txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&layout::items_table_name(id)))?;
@@ -279,7 +331,14 @@ impl Writer {
         };
         txn.open_table(layout::TABLES)?.remove(name)?;
         txn.delete_table(TableDefinition::<&[u8], &[u8]>::new(&layout::items_table_name(table.id)))?;
-        batch.stats.remove(&table.id);
+        batch.stats.retain(|target, _| match target {
+            StatsTarget::Table(id) => *id != table.id,
+            StatsTarget::Index(id) => !table.indexes.iter().any(|i| i.id == *id),
+        });
+        for index in &table.indexes {
+            txn.delete_table(TableDefinition::<&[u8], &[u8]>::new(&layout::index_table_name(index.id)))?;
+            txn.open_table(layout::INDEX_STATS)?.remove(index.id)?;
+        }
         Arc::make_mut(&mut batch.tables).remove(name);
         batch.tables_changed = true;
         Ok(Ok(((*table).clone(), stats)))
@@ -321,6 +380,31 @@ impl Writer {
                 TableChange::DeletionProtection(on) => table.spec.deletion_protection = on,
                 TableChange::TableClass(class) => table.spec.table_class = class,
                 TableChange::Tag(tags) => table.spec.tags.extend(tags),
+                TableChange::CreateIndex(spec, definitions) => {
+                    let index_id = allocate_id(txn)?;
+                    if let Err(e) = backfill::create_index(txn, &mut table, spec, definitions, index_id)? {
+                        return Ok(Err(e));
+                    }
+                }
+                TableChange::DeleteIndex(index) => {
+                    if let Err(e) = backfill::delete_index(txn, &mut table, &index)? {
+                        return Ok(Err(e));
+                    }
+                    batch.stats.retain(|target, _| match target {
+                        StatsTarget::Index(id) => {
+                            current.indexes.iter().all(|i| i.spec.name != index || i.id != *id)
+                        }
+                        StatsTarget::Table(_) => true,
+                    });
+                }
+                TableChange::IndexThroughput(index, throughput) => {
+                    let Some(i) = table.indexes.iter_mut().find(|i| i.spec.name == index) else {
+                        return Ok(Err(Error::ResourceNotFound {
+                            message: format!("Requested resource not found: Index: {index} not found"),
+                        }));
+                    };
+                    i.spec.throughput = Some(throughput);
+                }
                 TableChange::Untag(keys) => {
                     for k in keys {
                         table.spec.tags.remove(&k);
@@ -337,6 +421,32 @@ impl Writer {
         Ok(Ok(table))
     }
 
+    fn backfill(
+        &self,
+        txn: &WriteTransaction,
+        batch: &mut Batch,
+        table: &str,
+        index_id: u64,
+        after: Option<Vec<u8>>,
+    ) -> Result<Result<backfill::BackfillProgress, Error>, Error> {
+        let Some(meta) = batch.tables.get(table).cloned() else {
+            return Ok(Ok(backfill::BackfillProgress::Done));
+        };
+        let mut deltas = Vec::new();
+        let (progress, changed) = backfill::step(txn, &meta, index_id, after.as_deref(), &mut deltas)?;
+        for (target, delta) in deltas {
+            let total = batch.stats.entry(target).or_default();
+            total.items += delta.items;
+            total.bytes += delta.bytes;
+        }
+        if let Some(changed) = changed {
+            self.store_meta(txn, &changed)?;
+            Arc::make_mut(&mut batch.tables).insert(table.to_string(), Arc::new(changed));
+            batch.tables_changed = true;
+        }
+        Ok(Ok(progress))
+    }
+
     fn store_meta(&self, txn: &WriteTransaction, table: &TableMeta) -> Result<(), Error> {
         let bytes = serde_json::to_vec(table).map_err(|e| Error::Corrupt(format!("table metadata: {e}")))?;
         txn.open_table(layout::TABLES)?.insert(table.spec.name.as_str(), bytes.as_slice())?;
@@ -346,6 +456,17 @@ impl Writer {
 
 fn not_found(name: &str) -> Error {
     Error::ResourceNotFound { message: format!("Requested resource not found: Table: {name} not found") }
+}
+
+/// The next internal id for a table or an index; ids are never reused.
+fn allocate_id(txn: &WriteTransaction) -> Result<u64, Error> {
+    let mut meta = txn.open_table(layout::META)?;
+    let next = match meta.get("next_table_id")? {
+        Some(g) => g.value().try_into().map(u64::from_le_bytes).map_err(|_| corrupt_meta())?,
+        None => 1,
+    };
+    meta.insert("next_table_id", (next + 1).to_le_bytes().as_slice())?;
+    Ok(next)
 }
 
 fn corrupt_meta() -> Error {
@@ -376,8 +497,10 @@ fn fail(command: Command, reason: &str) {
     let _ = match command {
         Command::Write { reply, .. } => reply.send(Err(error())).is_ok(),
         Command::BatchWrite { reply, .. } => reply.send(Err(error())).is_ok(),
+        Command::Transact { reply, .. } => reply.send(Err(error())).is_ok(),
         Command::CreateTable { reply, .. } => reply.send(Err(error())).is_ok(),
         Command::DeleteTable { reply, .. } => reply.send(Err(error())).is_ok(),
         Command::AlterTable { reply, .. } => reply.send(Err(error())).is_ok(),
+        Command::Backfill { reply, .. } => reply.send(Err(error())).is_ok(),
     };
 }

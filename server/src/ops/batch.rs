@@ -8,10 +8,11 @@ use serde_json::{Map, Value, json};
 
 use super::expressions::Expressions;
 use super::items::{LegacyParameters, projection, put_item_key, request_key, table_name};
-use super::{point_read, required, respond};
+use super::{capacity, point_read, required, respond};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::wire::value::{RawItem, WireItem, item_from_raw};
+use eddy_core::capacity::{Consistency, ConsumedCapacity};
 use eddy_core::value::item_size_bytes;
 
 #[derive(Deserialize)]
@@ -21,7 +22,8 @@ pub(super) struct KeysAndAttributes {
     projection_expression: Option<String>,
     expression_attribute_names: Option<BTreeMap<String, String>>,
     attributes_to_get: Option<Vec<String>>,
-    /// Every read is strongly consistent; the flag is only echoed back with UnprocessedKeys.
+    /// Every read is strongly consistent; the flag prices the reads and is echoed back with
+    /// UnprocessedKeys.
     consistent_read: Option<bool>,
 }
 
@@ -34,7 +36,7 @@ pub(super) struct BatchGetInput {
 }
 
 pub(super) async fn batch_get_item(state: &AppState, input: BatchGetInput) -> Result<Vec<u8>, ApiError> {
-    input.legacy.reject()?;
+    let detail = input.legacy.returns()?;
     let request_items = required(input.request_items, "requestItems")?;
     if request_items.is_empty() {
         return Err(ApiError::validation(
@@ -50,6 +52,7 @@ pub(super) async fn batch_get_item(state: &AppState, input: BatchGetInput) -> Re
     }
     let mut lookups = Vec::new();
     let mut projections = BTreeMap::new();
+    let mut consumed: BTreeMap<String, (Consistency, ConsumedCapacity)> = BTreeMap::new();
     let mut requests_by_table: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     for (table, request) in request_items {
         let table = table_name(Some(table))?;
@@ -67,6 +70,8 @@ pub(super) async fn batch_get_item(state: &AppState, input: BatchGetInput) -> Re
             echo.insert("ConsistentRead".into(), json!(c));
         }
         requests_by_table.insert(table.clone(), echo);
+        let consistency = Consistency::from_flag(request.consistent_read);
+        consumed.insert(table.clone(), (consistency, ConsumedCapacity::new(&table)));
         let keys = required(request.keys, "requestItems.member.keys")?;
         if keys.is_empty() {
             return Err(ApiError::validation(
@@ -98,7 +103,12 @@ pub(super) async fn batch_get_item(state: &AppState, input: BatchGetInput) -> Re
     let budget = state.store().limits().batch_get_response_bytes_max;
     let mut returned_bytes = 0;
     for ((table, key), item) in lookups.iter().zip(found) {
-        let Some(item) = item else { continue };
+        let full_size = item.as_ref().map_or(0, item_size_bytes);
+        let Some(item) = item else {
+            // A key with no item is still a read (one unit at least), as in GetItem.
+            charge_read(&mut consumed, table, 0);
+            continue;
+        };
         let item = match projections.get(table).and_then(Option::as_ref) {
             Some(p) => p.apply(&item),
             None => item,
@@ -114,6 +124,7 @@ pub(super) async fn batch_get_item(state: &AppState, input: BatchGetInput) -> Re
             continue;
         }
         returned_bytes += size;
+        charge_read(&mut consumed, table, full_size);
         if let Some(list) = responses.get_mut(table) {
             list.push(serde_json::to_value(WireItem(&item)).unwrap_or_default());
         }
@@ -127,7 +138,20 @@ pub(super) async fn batch_get_item(state: &AppState, input: BatchGetInput) -> Re
             (table, Value::Object(request))
         })
         .collect();
-    respond(&json!({"Responses": responses, "UnprocessedKeys": unprocessed}))
+    let mut body = json!({"Responses": responses, "UnprocessedKeys": unprocessed});
+    let consumed: BTreeMap<String, ConsumedCapacity> =
+        consumed.into_iter().map(|(t, (_, c))| (t, c)).collect();
+    if let (Some(capacity), Some(map)) = (capacity::per_table(detail, &consumed), body.as_object_mut()) {
+        map.insert("ConsumedCapacity".into(), capacity);
+    }
+    respond(&body)
+}
+
+/// Each item of a batch is read separately, so each is rounded up to 4 KB on its own.
+fn charge_read(consumed: &mut BTreeMap<String, (Consistency, ConsumedCapacity)>, table: &str, bytes: usize) {
+    if let Some((consistency, c)) = consumed.get_mut(table) {
+        c.merge(&ConsumedCapacity::table_read(table, bytes, *consistency));
+    }
 }
 
 #[derive(Deserialize)]
@@ -158,7 +182,7 @@ pub(super) struct BatchWriteInput {
 }
 
 pub(super) async fn batch_write_item(state: &AppState, input: BatchWriteInput) -> Result<Vec<u8>, ApiError> {
-    input.legacy.reject()?;
+    let detail = input.legacy.returns()?;
     let request_items = required(input.request_items, "requestItems")?;
     if request_items.is_empty() {
         return Err(ApiError::validation(
@@ -168,18 +192,16 @@ pub(super) async fn batch_write_item(state: &AppState, input: BatchWriteInput) -
     let limit = state.store().limits().batch_write_requests_max;
     let total: usize = request_items.values().map(Vec::len).sum();
     if total > limit {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {limit}, Member must have length greater than or equal to 1]"
-        )));
+        return Err(ApiError::validation("Too many items requested for the BatchWriteItem call"));
     }
     let mut writes = Vec::with_capacity(total);
     let mut seen = BTreeSet::new();
     for (table, requests) in request_items {
         let table = table_name(Some(table))?;
         if requests.is_empty() {
-            return Err(ApiError::validation(
-                "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
-            ));
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {limit}, Member must have length greater than or equal to 1]"
+            )));
         }
         for request in requests {
             let (key, action) = match (request.put_request, request.delete_request) {
@@ -206,6 +228,20 @@ pub(super) async fn batch_write_item(state: &AppState, input: BatchWriteInput) -
             });
         }
     }
-    state.store().batch_write(writes).await?;
-    respond(&json!({"UnprocessedItems": Map::new()}))
+    let tables: Vec<String> = writes.iter().map(|w| w.table.clone()).collect();
+    let outcomes = state.store().batch_write(writes).await?;
+    let mut body = json!({"UnprocessedItems": Map::new()});
+    if detail.is_some() {
+        // Each item is written separately, so each is rounded up to 1 KB on its own.
+        let mut consumed: BTreeMap<String, ConsumedCapacity> = BTreeMap::new();
+        for (table, outcome) in tables.iter().zip(&outcomes) {
+            let size = |item: &Option<eddy_core::Item>| item.as_ref().map(item_size_bytes);
+            let write = ConsumedCapacity::item_write(table, size(&outcome.old), size(&outcome.new), &[]);
+            consumed.entry(table.clone()).or_insert_with(|| ConsumedCapacity::new(table)).merge(&write);
+        }
+        if let (Some(capacity), Some(map)) = (capacity::per_table(detail, &consumed), body.as_object_mut()) {
+            map.insert("ConsumedCapacity".into(), capacity);
+        }
+    }
+    respond(&body)
 }

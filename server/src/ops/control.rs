@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use eddy_core::index::{IndexKind, IndexSpec, Projection as IndexProjection};
 use eddy_core::schema::{BillingMode, StreamSettings, StreamViewType, TableSpec, validate_table_name};
 use eddy_core::store::TableChange;
 use eddy_core::{KeyAttribute, KeySchema, ScalarType};
@@ -73,8 +74,8 @@ pub(super) struct CreateTableInput {
     sse_specification: Option<SseSpecification>,
     table_class: Option<String>,
     deletion_protection_enabled: Option<bool>,
-    global_secondary_indexes: Option<IgnoredAny>,
-    local_secondary_indexes: Option<IgnoredAny>,
+    global_secondary_indexes: Option<Vec<IndexInput>>,
+    local_secondary_indexes: Option<Vec<IndexInput>>,
     resource_policy: Option<IgnoredAny>,
     warm_throughput: Option<IgnoredAny>,
 }
@@ -82,12 +83,6 @@ pub(super) struct CreateTableInput {
 pub(super) async fn create_table(state: &AppState, input: CreateTableInput) -> Result<Vec<u8>, ApiError> {
     let name = required(input.table_name, "tableName")?;
     validate_table_name(&name, "tableName")?;
-    if input.global_secondary_indexes.is_some() {
-        return Err(ApiError::unsupported("GlobalSecondaryIndexes"));
-    }
-    if input.local_secondary_indexes.is_some() {
-        return Err(ApiError::unsupported("LocalSecondaryIndexes"));
-    }
     if input.resource_policy.is_some() {
         return Err(ApiError::unsupported("ResourcePolicy"));
     }
@@ -115,10 +110,102 @@ pub(super) async fn create_table(state: &AppState, input: CreateTableInput) -> R
         deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
         table_class: table_class(input.table_class)?,
     };
+    let mut indexes = Vec::new();
+    for (list, kind, field) in [
+        (input.global_secondary_indexes, IndexKind::Global, "globalSecondaryIndexes"),
+        (input.local_secondary_indexes, IndexKind::Local, "localSecondaryIndexes"),
+    ] {
+        let Some(list) = list else { continue };
+        if list.is_empty() {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '[]' at '{field}' failed to satisfy constraint: Member must have length greater than or equal to 1"
+            )));
+        }
+        for index in list {
+            indexes.push(index_spec(index, kind, &spec.attribute_definitions)?);
+        }
+    }
     let table_uuid = uuid::Uuid::new_v4().to_string();
-    let meta = state.store().create_table(spec, table_uuid).await?;
+    let meta = state.store().create_table(spec, indexes, table_uuid).await?;
     let stats = state.store().table_stats(&meta.spec.name)?;
-    respond(&json!({"TableDescription": describe(state.identity(), &meta, stats, TableStatus::Active)}))
+    respond(
+        &json!({"TableDescription": describe(state.identity(), &meta, stats, TableStatus::Active, &index_stats(state))}),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ProjectionInput {
+    projection_type: Option<String>,
+    non_key_attributes: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct IndexInput {
+    index_name: Option<String>,
+    key_schema: Option<Vec<KeySchemaElement>>,
+    projection: Option<ProjectionInput>,
+    provisioned_throughput: Option<Throughput>,
+    on_demand_throughput: Option<IgnoredAny>,
+    warm_throughput: Option<IgnoredAny>,
+}
+
+/// One GlobalSecondaryIndexes or LocalSecondaryIndexes member (or an UpdateTable Create).
+fn index_spec(input: IndexInput, kind: IndexKind, defs: &[KeyAttribute]) -> Result<IndexSpec, ApiError> {
+    let name = required(input.index_name, "indexName")?;
+    if input.on_demand_throughput.is_some() || input.warm_throughput.is_some() {
+        return Err(ApiError::unsupported("OnDemandThroughput and WarmThroughput on indexes"));
+    }
+    let key_schema = key_schema(required(input.key_schema, "keySchema")?, defs)?;
+    let projection = required(input.projection, "projection")?;
+    let projection = match (projection.projection_type.as_deref(), projection.non_key_attributes) {
+        (Some("INCLUDE"), Some(attrs)) => {
+            if attrs.is_empty() {
+                return Err(ApiError::validation(
+                    "1 validation error detected: Value '[]' at 'projection.nonKeyAttributes' failed to satisfy constraint: Member must have length greater than or equal to 1",
+                ));
+            }
+            IndexProjection::Include(attrs.into_iter().collect())
+        }
+        (Some("INCLUDE"), None) => {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: NonKeyAttributes must be specified when ProjectionType is INCLUDE",
+            ));
+        }
+        (Some(other @ ("ALL" | "KEYS_ONLY")), Some(_)) => {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: ProjectionType is {other}, but NonKeyAttributes is specified"
+            )));
+        }
+        (Some("ALL"), None) => IndexProjection::All,
+        (Some("KEYS_ONLY"), None) => IndexProjection::KeysOnly,
+        (None, _) => {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: Unknown ProjectionType: null",
+            ));
+        }
+        (Some(other), _) => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'projection.projectionType' failed to satisfy constraint: Member must satisfy enum value set: [ALL, INCLUDE, KEYS_ONLY]"
+            )));
+        }
+    };
+    let throughput = match (kind, input.provisioned_throughput) {
+        (IndexKind::Local, Some(_)) => {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: ProvisionedThroughput should not be specified for a local secondary index",
+            ));
+        }
+        (_, None) => None,
+        (IndexKind::Global, Some(t)) => match billing(Some("PROVISIONED"), Some(t))? {
+            Some(BillingMode::Provisioned { read_capacity_units, write_capacity_units }) => {
+                Some((read_capacity_units, write_capacity_units))
+            }
+            _ => None,
+        },
+    };
+    Ok(IndexSpec { name, kind, key_schema, projection, throughput })
 }
 
 fn attribute_definitions(defs: Vec<AttributeDefinition>) -> Result<Vec<KeyAttribute>, ApiError> {
@@ -275,6 +362,11 @@ fn table_name(input: TableNameInput) -> Result<String, ApiError> {
     Ok(name)
 }
 
+/// Reads index stats for a TableDescription (zero if they cannot be read).
+fn index_stats(state: &AppState) -> impl Fn(u64) -> eddy_core::schema::TableStats + '_ {
+    move |id| state.store().index_stats(id).unwrap_or_default()
+}
+
 fn not_found(name: &str) -> ApiError {
     ApiError::new(
         ErrorKind::ResourceNotFound,
@@ -286,13 +378,17 @@ pub(super) fn describe_table(state: &AppState, input: TableNameInput) -> Result<
     let name = table_name(input)?;
     let meta = state.store().table(&name).map_err(|_| not_found(&name))?;
     let stats = state.store().table_stats(&name)?;
-    respond(&json!({"Table": describe(state.identity(), &meta, stats, TableStatus::Active)}))
+    respond(
+        &json!({"Table": describe(state.identity(), &meta, stats, TableStatus::Active, &index_stats(state))}),
+    )
 }
 
 pub(super) async fn delete_table(state: &AppState, input: TableNameInput) -> Result<Vec<u8>, ApiError> {
     let name = table_name(input)?;
     let (meta, stats) = state.store().delete_table(&name).await?;
-    respond(&json!({"TableDescription": describe(state.identity(), &meta, stats, TableStatus::Deleting)}))
+    respond(
+        &json!({"TableDescription": describe(state.identity(), &meta, stats, TableStatus::Deleting, &|_| Default::default())}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -341,8 +437,8 @@ pub(super) struct UpdateTableInput {
     stream_specification: Option<StreamSpecification>,
     deletion_protection_enabled: Option<bool>,
     table_class: Option<String>,
-    attribute_definitions: Option<IgnoredAny>,
-    global_secondary_index_updates: Option<IgnoredAny>,
+    attribute_definitions: Option<Vec<AttributeDefinition>>,
+    global_secondary_index_updates: Option<Vec<IndexUpdate>>,
     replica_updates: Option<IgnoredAny>,
     #[serde(rename = "SSESpecification")]
     sse_specification: Option<IgnoredAny>,
@@ -350,11 +446,64 @@ pub(super) struct UpdateTableInput {
     warm_throughput: Option<IgnoredAny>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct IndexNameOnly {
+    index_name: Option<String>,
+    provisioned_throughput: Option<Throughput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct IndexUpdate {
+    create: Option<IndexInput>,
+    delete: Option<IndexNameOnly>,
+    update: Option<IndexNameOnly>,
+}
+
+/// One GlobalSecondaryIndexUpdates member.
+fn index_change(
+    update: IndexUpdate,
+    definitions: &[KeyAttribute],
+    table_billing: BillingMode,
+) -> Result<TableChange, ApiError> {
+    match (update.create, update.delete, update.update) {
+        (Some(create), None, None) => {
+            let spec = index_spec(create, IndexKind::Global, definitions)?;
+            let used: Vec<KeyAttribute> =
+                definitions.iter().filter(|d| spec.key_schema.is_key_attribute(&d.name)).cloned().collect();
+            match (table_billing, spec.throughput) {
+                (BillingMode::Provisioned { .. }, None) => Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: {}",
+                    spec.name
+                ))),
+                (BillingMode::PayPerRequest, Some(_)) => Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index: {} when BillingMode is PAY_PER_REQUEST",
+                    spec.name
+                ))),
+                _ => Ok(TableChange::CreateIndex(spec, used)),
+            }
+        }
+        (None, Some(delete), None) => Ok(TableChange::DeleteIndex(required(delete.index_name, "indexName")?)),
+        (None, None, Some(update)) => {
+            let name = required(update.index_name, "indexName")?;
+            let throughput = required(update.provisioned_throughput, "provisionedThroughput")?;
+            match billing(Some("PROVISIONED"), Some(throughput))? {
+                Some(BillingMode::Provisioned { read_capacity_units, write_capacity_units }) => {
+                    Ok(TableChange::IndexThroughput(name, (read_capacity_units, write_capacity_units)))
+                }
+                _ => Err(ApiError::validation("ProvisionedThroughput is required to update an index")),
+            }
+        }
+        _ => Err(ApiError::validation(
+            "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Create, Update, or Delete must be specified",
+        )),
+    }
+}
+
 pub(super) async fn update_table(state: &AppState, input: UpdateTableInput) -> Result<Vec<u8>, ApiError> {
     let name = table_name(TableNameInput { table_name: input.table_name })?;
     for (present, feature) in [
-        (input.global_secondary_index_updates.is_some(), "GlobalSecondaryIndexUpdates"),
-        (input.attribute_definitions.is_some(), "AttributeDefinitions in UpdateTable"),
         (input.replica_updates.is_some(), "ReplicaUpdates"),
         (input.sse_specification.is_some(), "SSESpecification"),
         (input.on_demand_throughput.is_some(), "OnDemandThroughput"),
@@ -366,6 +515,21 @@ pub(super) async fn update_table(state: &AppState, input: UpdateTableInput) -> R
     }
     let current = state.store().table(&name).map_err(|_| not_found(&name))?;
     let mut changes = Vec::new();
+    let definitions = attribute_definitions(input.attribute_definitions.unwrap_or_default())?;
+    for update in input.global_secondary_index_updates.unwrap_or_default() {
+        changes.push(index_change(update, &definitions, current.spec.billing)?);
+    }
+    if changes
+        .iter()
+        .filter(|c| matches!(c, TableChange::CreateIndex(..) | TableChange::DeleteIndex(_)))
+        .count()
+        > 1
+    {
+        return Err(ApiError::new(
+            ErrorKind::LimitExceeded,
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
+        ));
+    }
     let has_throughput = input.provisioned_throughput.is_some();
     if input.billing_mode.is_some() || has_throughput {
         let mode = input.billing_mode.as_deref().or(match current.spec.billing {
@@ -421,7 +585,9 @@ pub(super) async fn update_table(state: &AppState, input: UpdateTableInput) -> R
     }
     let meta = state.store().alter_table(&name, changes).await?;
     let stats = state.store().table_stats(&name)?;
-    respond(&json!({"TableDescription": describe(state.identity(), &meta, stats, TableStatus::Active)}))
+    respond(
+        &json!({"TableDescription": describe(state.identity(), &meta, stats, TableStatus::Active, &index_stats(state))}),
+    )
 }
 
 fn table_of_arn<'a>(state: &AppState, arn: &'a str) -> Result<&'a str, ApiError> {

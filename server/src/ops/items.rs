@@ -2,74 +2,20 @@
 
 use std::collections::BTreeMap;
 
+use eddy_core::capacity::{Consistency, ConsumedCapacity, Detail};
 use eddy_core::expr::{ExpressionKind, Projection};
-use eddy_core::store::{ItemWrite, WriteAction};
+use eddy_core::store::{ItemWrite, WriteAction, WriteOutcome};
+use eddy_core::value::item_size_bytes;
 use eddy_core::{Item, PrimaryKey};
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::expressions::Expressions;
-use super::{point_read, required, respond};
+pub(super) use super::legacy::LegacyParameters;
+use super::legacy::check_mixing;
+use super::{capacity, point_read, required, respond};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::wire::value::{RawItem, RawValue, WireItem, item_from_raw};
-
-/// The legacy (pre-expression) parameters a later version supports; until then each is a
-/// ValidationException naming it, never silently ignored.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct LegacyParameters {
-    expected: Option<IgnoredAny>,
-    conditional_operator: Option<IgnoredAny>,
-    attribute_updates: Option<IgnoredAny>,
-    key_conditions: Option<IgnoredAny>,
-    query_filter: Option<IgnoredAny>,
-    scan_filter: Option<IgnoredAny>,
-    return_item_collection_metrics: Option<String>,
-    return_consumed_capacity: Option<String>,
-}
-
-impl LegacyParameters {
-    /// Rejects any parameter that is present.
-    pub(super) fn reject(&self) -> Result<(), ApiError> {
-        for (present, name) in [
-            (self.expected.is_some(), "The legacy parameter Expected (use ConditionExpression)"),
-            (self.conditional_operator.is_some(), "The legacy parameter ConditionalOperator"),
-            (
-                self.attribute_updates.is_some(),
-                "The legacy parameter AttributeUpdates (use UpdateExpression)",
-            ),
-            (
-                self.key_conditions.is_some(),
-                "The legacy parameter KeyConditions (use KeyConditionExpression)",
-            ),
-            (self.query_filter.is_some(), "The legacy parameter QueryFilter (use FilterExpression)"),
-            (self.scan_filter.is_some(), "The legacy parameter ScanFilter (use FilterExpression)"),
-        ] {
-            if present {
-                return Err(ApiError::unsupported(name));
-            }
-        }
-        match self.return_item_collection_metrics.as_deref() {
-            None | Some("NONE") => {}
-            Some("SIZE") => return Err(ApiError::unsupported("ReturnItemCollectionMetrics=SIZE")),
-            Some(other) => {
-                return Err(ApiError::validation(format!(
-                    "1 validation error detected: Value '{other}' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"
-                )));
-            }
-        }
-        match self.return_consumed_capacity.as_deref() {
-            None | Some("NONE") => Ok(()),
-            Some(v @ ("TOTAL" | "INDEXES")) => {
-                Err(ApiError::unsupported(&format!("ReturnConsumedCapacity={v}")))
-            }
-            Some(other) => Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{other}' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]"
-            ))),
-        }
-    }
-}
 
 /// ReturnValues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,10 +94,21 @@ pub(super) fn put_item_key(state: &AppState, table: &str, item: &Item) -> Result
 struct AttributesBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     attributes: Option<WireItem<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<serde_json::Value>,
 }
 
-fn attributes(item: Option<&Item>) -> AttributesBody<'_> {
-    AttributesBody { attributes: item.filter(|i| !i.is_empty()).map(WireItem) }
+fn attributes(item: Option<&Item>, consumed_capacity: Option<serde_json::Value>) -> AttributesBody<'_> {
+    AttributesBody { attributes: item.filter(|i| !i.is_empty()).map(WireItem), consumed_capacity }
+}
+
+/// The write capacity of one item write, when asked for. Until secondary indexes report their
+/// entry changes, the table's share is the whole.
+fn write_capacity(detail: Option<Detail>, table: &str, outcome: &WriteOutcome) -> Option<serde_json::Value> {
+    capacity::single(detail, || {
+        let size = |item: &Option<Item>| item.as_ref().map(item_size_bytes);
+        ConsumedCapacity::item_write(table, size(&outcome.old), size(&outcome.new), &[])
+    })
 }
 
 /// `{"Item": ...}`, or `{}` when there is no item.
@@ -160,6 +117,8 @@ fn attributes(item: Option<&Item>) -> AttributesBody<'_> {
 struct ItemBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     item: Option<WireItem<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -176,9 +135,16 @@ pub(super) struct PutItemInput {
     legacy: LegacyParameters,
 }
 
-pub(super) async fn put_item(state: &AppState, input: PutItemInput) -> Result<Vec<u8>, ApiError> {
-    input.legacy.reject()?;
+pub(super) async fn put_item(state: &AppState, mut input: PutItemInput) -> Result<Vec<u8>, ApiError> {
     let table = table_name(input.table_name)?;
+    check_mixing(
+        &[
+            ("Expected", input.legacy.has_expected()),
+            ("ConditionalOperator", input.legacy.has_conditional_operator()),
+        ],
+        &[("ConditionExpression", input.condition_expression.is_some())],
+    )?;
+    let detail = input.legacy.returns()?;
     let returns = return_values(input.return_values.as_deref(), &[ReturnValues::None, ReturnValues::AllOld])?;
     let on_failure = return_on_failure(input.return_values_on_condition_check_failure.as_deref())?;
     let item = item_from_raw(required(input.item, "item")?)?;
@@ -186,18 +152,20 @@ pub(super) async fn put_item(state: &AppState, input: PutItemInput) -> Result<Ve
         Expressions::new(input.expression_attribute_names, input.expression_attribute_values)?;
     let condition =
         expressions.condition(input.condition_expression.as_deref(), ExpressionKind::Condition)?;
+    let condition = condition.or(input.legacy.expected()?);
     expressions.finish()?;
     let key = put_item_key(state, &table, &item)?;
     let write = ItemWrite {
-        table,
+        table: table.clone(),
         key,
         action: WriteAction::Put(item),
         condition,
         return_item_on_condition_failure: on_failure,
     };
     let outcome = state.store().write(write).await?;
+    let consumed = write_capacity(detail, &table, &outcome);
     let old = (returns == ReturnValues::AllOld).then_some(outcome.old).flatten();
-    respond(&attributes(old.as_ref()))
+    respond(&attributes(old.as_ref(), consumed))
 }
 
 #[derive(Deserialize)]
@@ -208,7 +176,7 @@ pub(super) struct GetItemInput {
     projection_expression: Option<String>,
     expression_attribute_names: Option<BTreeMap<String, String>>,
     attributes_to_get: Option<Vec<String>>,
-    #[allow(dead_code, reason = "every read is strongly consistent, so the flag changes nothing")]
+    /// Every read is strongly consistent; the flag only prices the read.
     consistent_read: Option<bool>,
     #[serde(flatten)]
     legacy: LegacyParameters,
@@ -244,8 +212,8 @@ pub(super) fn projection(
 }
 
 pub(super) async fn get_item(state: &AppState, input: GetItemInput) -> Result<Vec<u8>, ApiError> {
-    input.legacy.reject()?;
     let table = table_name(input.table_name)?;
+    let detail = input.legacy.returns()?;
     let mut expressions = Expressions::new(input.expression_attribute_names, None)?;
     let projection =
         projection(&mut expressions, input.projection_expression.as_deref(), input.attributes_to_get)?;
@@ -253,11 +221,15 @@ pub(super) async fn get_item(state: &AppState, input: GetItemInput) -> Result<Ve
     let key = request_key(state, &table, input.key)?;
     let store = state.store();
     let item = point_read(|| Ok(store.get_item(&table, &key)?))?;
+    let consumed = capacity::single(detail, || {
+        let size = item.as_ref().map_or(0, item_size_bytes);
+        ConsumedCapacity::table_read(&table, size, Consistency::from_flag(input.consistent_read))
+    });
     let item = match (item, projection) {
         (Some(item), Some(p)) => Some(p.apply(&item)),
         (item, _) => item,
     };
-    respond(&ItemBody { item: item.as_ref().map(WireItem) })
+    respond(&ItemBody { item: item.as_ref().map(WireItem), consumed_capacity: consumed })
 }
 
 #[derive(Deserialize)]
@@ -275,9 +247,20 @@ pub(super) struct UpdateItemInput {
     legacy: LegacyParameters,
 }
 
-pub(super) async fn update_item(state: &AppState, input: UpdateItemInput) -> Result<Vec<u8>, ApiError> {
-    input.legacy.reject()?;
+pub(super) async fn update_item(state: &AppState, mut input: UpdateItemInput) -> Result<Vec<u8>, ApiError> {
     let table = table_name(input.table_name)?;
+    check_mixing(
+        &[
+            ("AttributeUpdates", input.legacy.has_attribute_updates()),
+            ("Expected", input.legacy.has_expected()),
+            ("ConditionalOperator", input.legacy.has_conditional_operator()),
+        ],
+        &[
+            ("UpdateExpression", input.update_expression.is_some()),
+            ("ConditionExpression", input.condition_expression.is_some()),
+        ],
+    )?;
+    let detail = input.legacy.returns()?;
     let returns = return_values(
         input.return_values.as_deref(),
         &[
@@ -294,17 +277,20 @@ pub(super) async fn update_item(state: &AppState, input: UpdateItemInput) -> Res
     let update = expressions.update(input.update_expression.as_deref())?;
     let condition =
         expressions.condition(input.condition_expression.as_deref(), ExpressionKind::Condition)?;
+    let condition = condition.or(input.legacy.expected()?);
+    let update = update.or(input.legacy.attribute_updates()?);
     expressions.finish()?;
     let key = request_key(state, &table, input.key)?;
     let updated_paths = update.as_ref().map(|u| u.updated_paths());
     let write = ItemWrite {
-        table,
+        table: table.clone(),
         key,
         action: WriteAction::Update(update),
         condition,
         return_item_on_condition_failure: on_failure,
     };
     let outcome = state.store().write(write).await?;
+    let consumed = write_capacity(detail, &table, &outcome);
     let returned = match returns {
         ReturnValues::None => None,
         ReturnValues::AllOld => outcome.old,
@@ -312,7 +298,7 @@ pub(super) async fn update_item(state: &AppState, input: UpdateItemInput) -> Res
         ReturnValues::UpdatedOld => project(outcome.old, updated_paths.as_ref()),
         ReturnValues::UpdatedNew => project(outcome.new, updated_paths.as_ref()),
     };
-    respond(&attributes(returned.as_ref()))
+    respond(&attributes(returned.as_ref(), consumed))
 }
 
 /// The updated attributes of an item (nothing without an update expression).
@@ -334,25 +320,34 @@ pub(super) struct DeleteItemInput {
     legacy: LegacyParameters,
 }
 
-pub(super) async fn delete_item(state: &AppState, input: DeleteItemInput) -> Result<Vec<u8>, ApiError> {
-    input.legacy.reject()?;
+pub(super) async fn delete_item(state: &AppState, mut input: DeleteItemInput) -> Result<Vec<u8>, ApiError> {
     let table = table_name(input.table_name)?;
+    check_mixing(
+        &[
+            ("Expected", input.legacy.has_expected()),
+            ("ConditionalOperator", input.legacy.has_conditional_operator()),
+        ],
+        &[("ConditionExpression", input.condition_expression.is_some())],
+    )?;
+    let detail = input.legacy.returns()?;
     let returns = return_values(input.return_values.as_deref(), &[ReturnValues::None, ReturnValues::AllOld])?;
     let on_failure = return_on_failure(input.return_values_on_condition_check_failure.as_deref())?;
     let mut expressions =
         Expressions::new(input.expression_attribute_names, input.expression_attribute_values)?;
     let condition =
         expressions.condition(input.condition_expression.as_deref(), ExpressionKind::Condition)?;
+    let condition = condition.or(input.legacy.expected()?);
     expressions.finish()?;
     let key = request_key(state, &table, input.key)?;
     let write = ItemWrite {
-        table,
+        table: table.clone(),
         key,
         action: WriteAction::Delete,
         condition,
         return_item_on_condition_failure: on_failure,
     };
     let outcome = state.store().write(write).await?;
+    let consumed = write_capacity(detail, &table, &outcome);
     let old = (returns == ReturnValues::AllOld).then_some(outcome.old).flatten();
-    respond(&attributes(old.as_ref()))
+    respond(&attributes(old.as_ref(), consumed))
 }

@@ -1,18 +1,29 @@
 //! DynamoDB operations: each handler parses its request, calls the store, renders the response.
 
 mod batch;
+mod capacity;
 mod control;
+mod describe;
 mod expressions;
 mod items;
+mod legacy;
+mod partiql;
 mod read;
+mod transact;
 
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorKind};
 
-/// Runs one DynamoDB operation.
-pub async fn dispatch(state: &AppState, operation: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+/// Runs one DynamoDB operation. `host` is the request's Host header (DescribeEndpoints
+/// answers with it).
+pub async fn dispatch(
+    state: &AppState,
+    operation: &str,
+    body: &[u8],
+    host: Option<&str>,
+) -> Result<Vec<u8>, ApiError> {
     match operation {
         "CreateTable" => control::create_table(state, parse(body)?).await,
         "DescribeTable" => control::describe_table(state, parse(body)?),
@@ -30,14 +41,14 @@ pub async fn dispatch(state: &AppState, operation: &str, body: &[u8]) -> Result<
         "Scan" => read::scan(state, parse(body)?).await,
         "BatchGetItem" => batch::batch_get_item(state, parse(body)?).await,
         "BatchWriteItem" => batch::batch_write_item(state, parse(body)?).await,
-        "TransactWriteItems"
-        | "TransactGetItems"
-        | "ExecuteStatement"
-        | "BatchExecuteStatement"
-        | "ExecuteTransaction"
-        | "DescribeEndpoints"
-        | "DescribeLimits"
-        | "UpdateTimeToLive"
+        "TransactWriteItems" => transact::transact_write_items(state, parse(body)?).await,
+        "TransactGetItems" => transact::transact_get_items(state, parse(body)?).await,
+        "ExecuteStatement" => partiql::execute_statement(state, parse(body)?).await,
+        "BatchExecuteStatement" => partiql::batch_execute_statement(state, parse(body)?).await,
+        "ExecuteTransaction" => partiql::execute_transaction(state, parse(body)?).await,
+        "DescribeEndpoints" => describe::describe_endpoints(state, host),
+        "DescribeLimits" => describe::describe_limits(state),
+        "UpdateTimeToLive"
         | "DescribeTimeToLive"
         | "CreateBackup"
         | "DescribeContinuousBackups"

@@ -2,14 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use eddy_core::PrimaryKey;
+use eddy_core::capacity::{Consistency, ConsumedCapacity, Detail};
 use eddy_core::expr::ExpressionKind;
+use eddy_core::index::{IndexKind, IndexMeta, Projection as IndexProjection};
+use eddy_core::schema::TableMeta;
 use eddy_core::store::{Page, ReadOptions, ScanSegment};
 use serde::{Deserialize, Serialize};
 
 use super::expressions::Expressions;
 use super::items::{LegacyParameters, projection, table_name};
-use super::{blocking, respond};
+use super::legacy::{FilterKind, check_mixing};
+use super::{blocking, capacity, respond};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::wire::value::{RawItem, RawValue, WireItem, WireItems, item_from_raw};
@@ -32,7 +35,7 @@ pub(super) struct ReadInput {
     limit: Option<i64>,
     exclusive_start_key: Option<RawItem>,
     scan_index_forward: Option<bool>,
-    #[allow(dead_code, reason = "every read is strongly consistent, so the flag changes nothing")]
+    /// Every read is strongly consistent; the flag only matters where DynamoDB forbids it.
     consistent_read: Option<bool>,
     segment: Option<i64>,
     total_segments: Option<i64>,
@@ -40,16 +43,26 @@ pub(super) struct ReadInput {
     legacy: LegacyParameters,
 }
 
+/// The index a Query or Scan names, checked against the table.
+fn named_index<'m>(meta: &'m TableMeta, input: &ReadInput) -> Result<Option<&'m IndexMeta>, ApiError> {
+    let Some(name) = &input.index_name else {
+        return Ok(None);
+    };
+    let index = meta.index(name).ok_or_else(|| {
+        ApiError::validation(format!("The table does not have the specified index: {name}"))
+    })?;
+    if index.spec.kind == IndexKind::Global && input.consistent_read == Some(true) {
+        return Err(ApiError::validation("Consistent reads are not supported on global secondary indexes"));
+    }
+    Ok(Some(index))
+}
+
 /// What Query and Scan share: filter, projection, select, limit, start key.
 fn read_options(
-    state: &AppState,
-    table: &str,
+    index: Option<&IndexMeta>,
     input: &mut ReadInput,
     expressions: &mut Expressions,
 ) -> Result<ReadOptions, ApiError> {
-    if input.index_name.is_some() {
-        return Err(ApiError::unsupported("IndexName (secondary indexes)"));
-    }
     let filter = expressions.condition(input.filter_expression.as_deref(), ExpressionKind::Filter)?;
     let has_projection = input.projection_expression.is_some() || input.attributes_to_get.is_some();
     let projection =
@@ -61,7 +74,23 @@ fn read_options(
                 "Cannot specify the ProjectionExpression when choosing to get ALL_ATTRIBUTES or COUNT",
             ));
         }
-        Some("ALL_ATTRIBUTES") => false,
+        Some("ALL_ATTRIBUTES") => {
+            if let Some(index) = index
+                .filter(|i| i.spec.kind == IndexKind::Global && i.spec.projection != IndexProjection::All)
+            {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+                    index.spec.name
+                )));
+            }
+            false
+        }
+        Some("ALL_PROJECTED_ATTRIBUTES") if index.is_some() && has_projection => {
+            return Err(ApiError::validation(
+                "Cannot specify the ProjectionExpression when choosing to get ALL_PROJECTED_ATTRIBUTES",
+            ));
+        }
+        Some("ALL_PROJECTED_ATTRIBUTES") if index.is_some() => false,
         Some("COUNT") => true,
         Some("SPECIFIC_ATTRIBUTES") if !has_projection => {
             return Err(ApiError::validation(
@@ -89,27 +118,16 @@ fn read_options(
             )));
         }
     };
-    let exclusive_start = match input.exclusive_start_key.take() {
-        None => None,
-        Some(raw) => Some(start_key(state, table, raw)?),
-    };
+    let exclusive_start = input.exclusive_start_key.take().map(item_from_raw).transpose()?;
     Ok(ReadOptions {
         filter,
         projection,
         count_only,
         limit,
         exclusive_start,
+        all_attributes: index.is_some() && input.select.as_deref() == Some("ALL_ATTRIBUTES"),
         backward: input.scan_index_forward == Some(false),
     })
-}
-
-fn start_key(state: &AppState, table: &str, raw: RawItem) -> Result<PrimaryKey, ApiError> {
-    let key = item_from_raw(raw)?;
-    let meta = state.store().table(table)?;
-    meta.spec
-        .key_schema
-        .key_from_request(&key, state.store().limits())
-        .map_err(|e| ApiError::validation(format!("The provided starting key is invalid: {e}")))
 }
 
 /// A Query or Scan response, serialized straight from the page.
@@ -122,40 +140,105 @@ struct PageBody<'a> {
     scanned_count: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_evaluated_key: Option<WireItem<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<serde_json::Value>,
 }
 
-fn page_body(page: Page, count_only: bool) -> Result<Vec<u8>, ApiError> {
+fn page_body(
+    page: Page,
+    count_only: bool,
+    consumed_capacity: Option<serde_json::Value>,
+) -> Result<Vec<u8>, ApiError> {
     respond(&PageBody {
         items: (!count_only).then_some(WireItems(&page.items)),
         count: page.count,
         scanned_count: page.scanned_count,
         last_evaluated_key: page.last_evaluated_key.as_ref().map(WireItem),
+        consumed_capacity,
     })
 }
 
+/// A Query or Scan page's read capacity: the items evaluated, rounded up once for the page,
+/// charged to the index read when there is one.
+fn page_capacity(
+    detail: Option<Detail>,
+    table: &str,
+    index: Option<(&str, eddy_core::index::IndexKind)>,
+    page: &Page,
+    consistency: Consistency,
+) -> Option<serde_json::Value> {
+    capacity::single(detail, || match index {
+        Some((name, kind)) => {
+            ConsumedCapacity::index_read(table, name, kind.into(), page.scanned_bytes, consistency)
+        }
+        None => ConsumedCapacity::table_read(table, page.scanned_bytes, consistency),
+    })
+}
+
+/// QueryFilter may not name key attributes, as FilterExpression may not.
+fn check_query_filter(
+    filter: Option<&eddy_core::expr::Condition>,
+    schema: &eddy_core::KeySchema,
+) -> Result<(), ApiError> {
+    if let Some(filter) = filter
+        && let Some(key) = filter.top_level_attributes().into_iter().find(|a| schema.is_key_attribute(a))
+    {
+        return Err(ApiError::validation(format!(
+            "QueryFilter can only contain non-primary key attributes: Primary key attribute: {key}"
+        )));
+    }
+    Ok(())
+}
+
 pub(super) async fn query(state: &AppState, mut input: ReadInput) -> Result<Vec<u8>, ApiError> {
-    input.legacy.reject()?;
     let table = table_name(input.table_name.take())?;
+    let with_expression = input.key_condition_expression.is_some();
+    check_mixing(
+        &[
+            ("AttributesToGet", input.attributes_to_get.is_some()),
+            ("QueryFilter", input.legacy.has_filter(FilterKind::Query)),
+            ("ConditionalOperator", input.legacy.has_conditional_operator()),
+            // KeyConditions may go with the other expressions, just not with KeyConditionExpression.
+            ("KeyConditions", input.legacy.has_key_conditions() && with_expression),
+        ],
+        &[
+            ("ProjectionExpression", input.projection_expression.is_some()),
+            ("FilterExpression", input.filter_expression.is_some()),
+            ("KeyConditionExpression", with_expression),
+        ],
+    )?;
+    let detail = input.legacy.returns()?;
+    let legacy_filter = input.legacy.filter(FilterKind::Query)?;
     if input.segment.is_some() || input.total_segments.is_some() {
         return Err(ApiError::validation("Segment and TotalSegments are Scan parameters"));
     }
     let meta = state.store().table(&table)?;
     let mut expressions =
         Expressions::new(input.expression_attribute_names.take(), input.expression_attribute_values.take())?;
-    let Some(text) = input.key_condition_expression.take() else {
+    let text = input.key_condition_expression.take();
+    if text.is_none() && !input.legacy.has_key_conditions() {
         return Err(ApiError::validation(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
         ));
+    }
+    let index = named_index(&meta, &input)?;
+    let schema = match index {
+        Some(index) => &index.spec.key_schema,
+        None => &meta.spec.key_schema,
     };
-    let schema = &meta.spec.key_schema;
-    let key_condition = expressions.key_condition(
-        &text,
-        &schema.partition.name,
-        schema.sort.as_ref().map(|s| s.name.as_str()),
-    )?;
-    let options = read_options(state, &table, &mut input, &mut expressions)?;
+    let sort_key = schema.sort.as_ref().map(|s| s.name.as_str());
+    let key_condition = match text {
+        Some(text) => expressions.key_condition(&text, &schema.partition.name, sort_key)?,
+        None => input
+            .legacy
+            .key_conditions(&schema.partition.name, sort_key)?
+            .ok_or_else(|| ApiError::validation("Conditions can be of length 1 or 2 only"))?,
+    };
+    let mut options = read_options(index, &mut input, &mut expressions)?;
     expressions.finish()?;
-    check_key_types(&meta.spec.key_schema, &key_condition)?;
+    check_query_filter(legacy_filter.as_ref(), schema)?;
+    options.filter = options.filter.or(legacy_filter);
+    check_key_types(schema, &key_condition)?;
     if let Some(filter) = &options.filter
         && let Some(key) = filter.top_level_attributes().into_iter().find(|a| schema.is_key_attribute(a))
     {
@@ -164,9 +247,15 @@ pub(super) async fn query(state: &AppState, mut input: ReadInput) -> Result<Vec<
         )));
     }
     let count_only = options.count_only;
+    let index_kind = index.map(|i| i.spec.kind);
+    let index_name = input.index_name.take();
     let store = state.store().clone();
-    let page = blocking(move || Ok(store.query(&table, &key_condition, &options)?)).await?;
-    page_body(page, count_only)
+    let (name, read_index) = (table.clone(), index_name.clone());
+    let page =
+        blocking(move || Ok(store.query(&name, read_index.as_deref(), &key_condition, &options)?)).await?;
+    let index = index_name.as_deref().zip(index_kind);
+    let consumed = page_capacity(detail, &table, index, &page, Consistency::from_flag(input.consistent_read));
+    page_body(page, count_only, consumed)
 }
 
 /// Key condition values must have the key attributes' types.
@@ -207,9 +296,21 @@ fn check_key_types(
 }
 
 pub(super) async fn scan(state: &AppState, mut input: ReadInput) -> Result<Vec<u8>, ApiError> {
-    input.legacy.reject()?;
     let table = table_name(input.table_name.take())?;
-    state.store().table(&table)?;
+    check_mixing(
+        &[
+            ("AttributesToGet", input.attributes_to_get.is_some()),
+            ("ScanFilter", input.legacy.has_filter(FilterKind::Scan)),
+            ("ConditionalOperator", input.legacy.has_conditional_operator()),
+        ],
+        &[
+            ("ProjectionExpression", input.projection_expression.is_some()),
+            ("FilterExpression", input.filter_expression.is_some()),
+        ],
+    )?;
+    let detail = input.legacy.returns()?;
+    let legacy_filter = input.legacy.filter(FilterKind::Scan)?;
+    let meta = state.store().table(&table)?;
     if input.key_condition_expression.is_some() {
         return Err(ApiError::validation("KeyConditionExpression is a Query parameter"));
     }
@@ -219,12 +320,19 @@ pub(super) async fn scan(state: &AppState, mut input: ReadInput) -> Result<Vec<u
     let segment = segment(input.segment, input.total_segments)?;
     let mut expressions =
         Expressions::new(input.expression_attribute_names.take(), input.expression_attribute_values.take())?;
-    let options = read_options(state, &table, &mut input, &mut expressions)?;
+    let index = named_index(&meta, &input)?;
+    let mut options = read_options(index, &mut input, &mut expressions)?;
     expressions.finish()?;
+    options.filter = options.filter.or(legacy_filter);
     let count_only = options.count_only;
+    let index_kind = index.map(|i| i.spec.kind);
+    let index_name = input.index_name.take();
     let store = state.store().clone();
-    let page = blocking(move || Ok(store.scan(&table, &options, segment)?)).await?;
-    page_body(page, count_only)
+    let (name, read_index) = (table.clone(), index_name.clone());
+    let page = blocking(move || Ok(store.scan(&name, read_index.as_deref(), &options, segment)?)).await?;
+    let index = index_name.as_deref().zip(index_kind);
+    let consumed = page_capacity(detail, &table, index, &page, Consistency::from_flag(input.consistent_read));
+    page_body(page, count_only, consumed)
 }
 
 fn segment(segment: Option<i64>, total: Option<i64>) -> Result<Option<ScanSegment>, ApiError> {
