@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::value::{Item, item_size_bytes};
+
 /// Bytes in one read capacity unit (DynamoDB: 4 KB).
 pub const READ_UNIT_BYTES: usize = 4096;
 /// Bytes in one write capacity unit (DynamoDB: 1 KB).
@@ -111,6 +113,41 @@ impl IndexWrite {
             (Some(old), Some(new)) => write_units(old.max(new)),
         }
     }
+}
+
+/// The index entry changes of one item write on `table`, for the indexes' shares.
+pub fn index_writes(
+    table: &crate::schema::TableMeta,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Vec<IndexWrite> {
+    let key = &table.spec.key_schema;
+    table
+        .indexes
+        .iter()
+        .filter_map(|index| {
+            let before = old.and_then(|i| index.spec.entry(key, i));
+            let after = new.and_then(|i| index.spec.entry(key, i));
+            if before.is_none() && after.is_none() {
+                return None;
+            }
+            if let (Some((k0, i0)), Some((k1, i1))) = (&before, &after)
+                && k0 == k1
+                && i0 == i1
+            {
+                // The write did not touch this index's entry.
+                return None;
+            }
+            let key_changed = matches!((&before, &after), (Some((k0, _)), Some((k1, _))) if k0 != k1);
+            Some(IndexWrite {
+                name: index.spec.name.clone(),
+                kind: index.spec.kind.into(),
+                old_entry_bytes: before.map(|(_, i)| item_size_bytes(&i)),
+                new_entry_bytes: after.map(|(_, i)| item_size_bytes(&i)),
+                key_changed,
+            })
+        })
+        .collect()
 }
 
 /// The capacity one request consumed on one table and its indexes.

@@ -48,6 +48,10 @@ pub enum Error {
     /// idempotency window; nothing was written.
     #[error("Request token reused with different request parameters")]
     IdempotentParameterMismatch,
+    /// A write would grow an item collection (a partition of a table with local secondary
+    /// indexes) past its size limit; nothing was written.
+    #[error("Item collection size limit exceeded")]
+    ItemCollectionSizeLimitExceeded,
     /// The writer did not accept the request in time or has stopped; nothing was written.
     #[error("{message}")]
     Unavailable {
@@ -73,6 +77,9 @@ pub enum CancellationReason {
         /// The item as it is, when the action asked for it (ReturnValuesOnConditionCheckFailure).
         item: Option<Item>,
     },
+    /// A PartiQL INSERT ([`TransactAction::Insert`](crate::store::TransactAction::Insert)) found
+    /// an item with its key already there.
+    DuplicateItem,
     /// The action breaks a rule only the current item reveals (an update on a wrong type, an
     /// item grown past the size limit, ...); the message is DynamoDB's.
     ValidationError {
@@ -82,11 +89,13 @@ pub enum CancellationReason {
 }
 
 impl CancellationReason {
-    /// DynamoDB's code for the reason (`None`, `ConditionalCheckFailed`, `ValidationError`).
+    /// DynamoDB's code for the reason (`None`, `ConditionalCheckFailed`, `DuplicateItem`,
+    /// `ValidationError`).
     pub fn code(&self) -> &'static str {
         match self {
             CancellationReason::None => "None",
             CancellationReason::ConditionalCheckFailed { .. } => "ConditionalCheckFailed",
+            CancellationReason::DuplicateItem => "DuplicateItem",
             CancellationReason::ValidationError { .. } => "ValidationError",
         }
     }
@@ -96,6 +105,7 @@ impl CancellationReason {
         match self {
             CancellationReason::None => None,
             CancellationReason::ConditionalCheckFailed { .. } => Some("The conditional request failed"),
+            CancellationReason::DuplicateItem => Some("Duplicate primary key exists in table"),
             CancellationReason::ValidationError { message } => Some(message),
         }
     }

@@ -5,6 +5,7 @@
 //! into the types here and maps [`Error`] to DynamoDB error types.
 
 pub mod capacity;
+pub mod changelog;
 pub mod clock;
 pub mod codec;
 pub mod error;

@@ -40,6 +40,18 @@ pub struct Limits {
     pub commit_batch_requests_max: usize,
     /// Most write requests queued for the writer before callers wait.
     pub write_queue_requests_max: usize,
+    /// Largest item collection (a partition's items plus their local index entries) of a table
+    /// with local secondary indexes (DynamoDB: 10 GB).
+    pub item_collection_bytes_max: u64,
+    /// How long change records are kept by default (DynamoDB Streams: 24 hours; Eddy lets a
+    /// table keep them longer).
+    pub retention: Duration,
+    /// How long a shard of the DynamoDB Streams API view stays open before a new one starts
+    /// (DynamoDB rolls shards over every few hours).
+    pub shard_period: Duration,
+    /// Most expired change records one trim step removes (one step runs inside one writer
+    /// batch, so writers never wait for a long trim).
+    pub trim_step_records_max: usize,
     /// Most tables (DynamoDB default quota: 2500 per region).
     pub tables_max: usize,
     /// Most read capacity units all tables of the account may provision together, as
@@ -75,6 +87,10 @@ impl Default for Limits {
             idempotency_trim_tokens_max: 64,
             commit_batch_requests_max: 1024,
             write_queue_requests_max: 8192,
+            item_collection_bytes_max: 10 * 1024 * 1024 * 1024,
+            retention: Duration::from_secs(24 * 3600),
+            shard_period: Duration::from_secs(4 * 3600),
+            trim_step_records_max: 1000,
             tables_max: 2500,
             account_read_capacity_units_max: 80_000,
             account_write_capacity_units_max: 80_000,

@@ -77,6 +77,12 @@ pub struct StreamSettings {
     pub view_type: StreamViewType,
     /// The stream label (an ISO 8601 timestamp, as DynamoDB makes it).
     pub label: String,
+    /// The first seq the stream shows (records committed after it was enabled).
+    #[serde(default)]
+    pub first_seq: u64,
+    /// The last seq the stream shows, once disabled.
+    #[serde(default)]
+    pub last_seq: Option<u64>,
 }
 
 /// A table as declared: everything CreateTable takes.
@@ -120,6 +126,12 @@ pub struct TableMeta {
     /// Secondary indexes, global and local, in declaration order.
     #[serde(default)]
     pub indexes: Vec<IndexMeta>,
+    /// How long this table's change records are kept, when not the store's default.
+    #[serde(default)]
+    pub retention_millis: Option<u64>,
+    /// DynamoDB Streams API streams disabled earlier, still readable until their records expire.
+    #[serde(default)]
+    pub past_streams: Vec<StreamSettings>,
 }
 
 impl TableMeta {

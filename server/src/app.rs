@@ -12,6 +12,7 @@ use axum::routing::get;
 use eddy_core::Store;
 
 use crate::config::Identity;
+use crate::dev_clock::DevClock;
 use crate::error::{ApiError, ErrorKind};
 use crate::ops;
 
@@ -27,12 +28,25 @@ pub struct AppState {
 struct StateInner {
     store: Store,
     identity: Identity,
+    dev_clock: Option<Arc<DevClock>>,
 }
 
 impl AppState {
     /// State over an open store.
     pub fn new(store: Store, identity: Identity) -> Self {
-        AppState { inner: Arc::new(StateInner { store, identity }) }
+        AppState { inner: Arc::new(StateInner { store, identity, dev_clock: None }) }
+    }
+
+    /// Serves `POST /v1/dev/clock` with this clock (`eddy serve --dev-clock`).
+    pub fn with_dev_clock(self, dev_clock: Option<Arc<DevClock>>) -> Self {
+        let inner =
+            StateInner { store: self.inner.store.clone(), identity: self.inner.identity.clone(), dev_clock };
+        AppState { inner: Arc::new(inner) }
+    }
+
+    /// The development clock, when enabled.
+    pub fn dev_clock(&self) -> Option<&Arc<DevClock>> {
+        self.inner.dev_clock.as_ref()
     }
 
     /// The table store.
@@ -51,6 +65,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(health).post(dynamodb))
         .route("/healthz", get(health))
+        .route("/v1/dev/clock", axum::routing::post(crate::v1::dev::advance_clock))
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
         .with_state(state)
 }

@@ -40,8 +40,18 @@ struct ServeArgs {
     /// Account id shown in ARNs [default: 000000000000].
     #[arg(long, value_name = "ID")]
     account_id: Option<String>,
-    /// TOML file whose keys mirror these flags (listen, data-dir, region, account-id);
-    /// flags win over the file.
+    /// How long change records are kept, in hours [default: 24; at most 2160].
+    #[arg(long, value_name = "HOURS")]
+    retention_hours: Option<u64>,
+    /// How long a DynamoDB Streams shard stays open before the next begins [default: 14400].
+    #[arg(long, value_name = "SECS")]
+    shard_period_secs: Option<u64>,
+    /// Serve POST /v1/dev/clock to move the server's clock forward (for tests; never in
+    /// production).
+    #[arg(long)]
+    dev_clock: bool,
+    /// TOML file whose keys mirror these flags (listen, data-dir, region, account-id,
+    /// retention-hours, shard-period-secs, dev-clock); flags win over the file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -68,7 +78,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let config = config::resolve(args.listen, args.data_dir, args.region, args.account_id, file)?;
+    let flags = FileConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        region: args.region,
+        account_id: args.account_id,
+        retention_hours: args.retention_hours,
+        shard_period_secs: args.shard_period_secs,
+        dev_clock: args.dev_clock.then_some(true),
+    };
+    let config = config::resolve(flags, file)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(crate::serve::serve(config))
 }

@@ -11,6 +11,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
 pub const DEFAULT_DATA_DIR: &str = "./eddy-data";
 /// Default region used in ARNs.
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// Default retention of change records (DynamoDB Streams: 24 hours).
+pub const DEFAULT_RETENTION_HOURS: u64 = 24;
+/// Longest retention a table's change records may be given (90 days).
+pub const RETENTION_HOURS_MAX: u64 = 90 * 24;
+/// Default shard period of the DynamoDB Streams API view (4 hours).
+pub const DEFAULT_SHARD_PERIOD_SECS: u64 = 4 * 3600;
 /// Default account id used in ARNs.
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 
@@ -45,9 +51,16 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// ARN identity.
     pub identity: Identity,
+    /// How long change records are kept by default.
+    pub retention: std::time::Duration,
+    /// How long a DynamoDB Streams shard stays open before the next starts.
+    pub shard_period: std::time::Duration,
+    /// Serve `POST /v1/dev/clock`, which moves the server's clock forward (tests only).
+    pub dev_clock: bool,
 }
 
-/// The TOML file: keys mirror the flags (`listen`, `data-dir`, `region`, `account-id`).
+/// Settings from the flags or from the TOML file, whose keys mirror the flags (`listen`,
+/// `data-dir`, `region`, `account-id`, `retention-hours`, `shard-period-secs`, `dev-clock`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileConfig {
@@ -59,6 +72,12 @@ pub struct FileConfig {
     pub region: Option<String>,
     /// `--account-id`.
     pub account_id: Option<String>,
+    /// `--retention-hours`.
+    pub retention_hours: Option<u64>,
+    /// `--shard-period-secs`.
+    pub shard_period_secs: Option<u64>,
+    /// `--dev-clock`.
+    pub dev_clock: Option<bool>,
 }
 
 impl FileConfig {
@@ -71,13 +90,19 @@ impl FileConfig {
 }
 
 /// Flags win over the file, the file over the defaults.
-pub fn resolve(
-    listen: Option<String>,
-    data_dir: Option<PathBuf>,
-    region: Option<String>,
-    account_id: Option<String>,
-    file: FileConfig,
-) -> anyhow::Result<ServeConfig> {
+pub fn resolve(flags: FileConfig, file: FileConfig) -> anyhow::Result<ServeConfig> {
+    let FileConfig { listen, data_dir, region, account_id, retention_hours, shard_period_secs, dev_clock } =
+        flags;
+    let retention_hours = retention_hours.or(file.retention_hours).unwrap_or(DEFAULT_RETENTION_HOURS);
+    if !(1..=RETENTION_HOURS_MAX).contains(&retention_hours) {
+        anyhow::bail!(
+            "--retention-hours must be between 1 and {RETENTION_HOURS_MAX} (got {retention_hours})"
+        );
+    }
+    let shard_period_secs = shard_period_secs.or(file.shard_period_secs).unwrap_or(DEFAULT_SHARD_PERIOD_SECS);
+    if shard_period_secs == 0 {
+        anyhow::bail!("--shard-period-secs must be at least 1");
+    }
     let listen_text = listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let listen: SocketAddr = listen_text.parse().map_err(|_| {
         anyhow::anyhow!("--listen must be ADDR:PORT, such as 127.0.0.1:8000 (got {listen_text:?})")
@@ -95,6 +120,9 @@ pub fn resolve(
         listen,
         data_dir: data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
         identity: Identity { region, account_id },
+        retention: std::time::Duration::from_secs(retention_hours * 3600),
+        shard_period: std::time::Duration::from_secs(shard_period_secs),
+        dev_clock: dev_clock.or(file.dev_clock).unwrap_or(false),
     })
 }
 
@@ -108,7 +136,8 @@ mod tests {
             "listen = \"0.0.0.0:9000\"\ndata-dir = \"/var/lib/eddy\"\nregion = \"eu-west-1\"\n",
         )
         .unwrap_or_default();
-        let c = resolve(Some("127.0.0.1:1234".into()), None, None, None, file).ok();
+        let flags = FileConfig { listen: Some("127.0.0.1:1234".into()), ..FileConfig::default() };
+        let c = resolve(flags, file).ok();
         let c = c.as_ref();
         assert_eq!(c.map(|c| c.listen.port()), Some(1234));
         assert_eq!(c.map(|c| c.data_dir.clone()), Some(PathBuf::from("/var/lib/eddy")));
@@ -119,6 +148,7 @@ mod tests {
     #[test]
     fn unknown_file_keys_and_bad_values_are_errors() {
         assert!(toml::from_str::<FileConfig>("port = 1").is_err());
-        assert!(resolve(Some("nope".into()), None, None, None, FileConfig::default()).is_err());
+        let bad = FileConfig { listen: Some("nope".into()), ..FileConfig::default() };
+        assert!(resolve(bad, FileConfig::default()).is_err());
     }
 }

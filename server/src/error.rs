@@ -27,12 +27,16 @@ pub enum ErrorKind {
     LimitExceeded,
     /// A condition expression was false.
     ConditionalCheckFailed,
+    /// A partition of a table with local secondary indexes would exceed 10 GB.
+    ItemCollectionSizeLimitExceeded,
     /// A PartiQL INSERT found an item with its key already there.
     DuplicateItem,
     /// A transaction was cancelled; the body lists a reason per action.
     TransactionCanceled,
     /// A ClientRequestToken was reused with a different request.
     IdempotentParameterMismatch,
+    /// The caller may not do this (for example the dev clock without `--dev-clock`).
+    AccessDenied,
     /// The server failed.
     InternalServerError,
     /// The server cannot take the request now.
@@ -52,9 +56,11 @@ impl ErrorKind {
             ErrorKind::ResourceInUse => "ResourceInUseException",
             ErrorKind::LimitExceeded => "LimitExceededException",
             ErrorKind::ConditionalCheckFailed => "ConditionalCheckFailedException",
+            ErrorKind::ItemCollectionSizeLimitExceeded => "ItemCollectionSizeLimitExceededException",
             ErrorKind::DuplicateItem => "DuplicateItemException",
             ErrorKind::TransactionCanceled => "TransactionCanceledException",
             ErrorKind::IdempotentParameterMismatch => "IdempotentParameterMismatchException",
+            ErrorKind::AccessDenied => "AccessDeniedException",
             ErrorKind::InternalServerError => "InternalServerError",
             ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
         }
@@ -65,6 +71,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::AccessDenied => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -146,6 +153,10 @@ impl From<eddy_core::Error> for ApiError {
             E::ResourceNotFound { message } => ApiError::new(ErrorKind::ResourceNotFound, message),
             E::ResourceInUse { message } => ApiError::new(ErrorKind::ResourceInUse, message),
             E::LimitExceeded { message } => ApiError::new(ErrorKind::LimitExceeded, message),
+            E::ItemCollectionSizeLimitExceeded => ApiError::new(
+                ErrorKind::ItemCollectionSizeLimitExceeded,
+                "Item collection size limit exceeded",
+            ),
             E::ConditionalCheckFailed { item } => ApiError {
                 kind: ErrorKind::ConditionalCheckFailed,
                 message: "The conditional request failed".into(),

@@ -4,14 +4,22 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use eddy_core::{Limits, Store, SystemClock};
+use eddy_core::{Clock, Limits, Store, SystemClock};
 
 use crate::app::{AppState, app};
 use crate::config::ServeConfig;
+use crate::dev_clock::DevClock;
 
 /// Runs the server until a shutdown signal.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let store = Store::open(&config.data_dir, Limits::default(), Arc::new(SystemClock))
+    let limits =
+        Limits { retention: config.retention, shard_period: config.shard_period, ..Limits::default() };
+    let dev_clock = config.dev_clock.then(|| Arc::new(DevClock::default()));
+    let clock: Arc<dyn Clock> = match &dev_clock {
+        Some(c) => c.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let store = Store::open(&config.data_dir, limits, clock)
         .with_context(|| format!("cannot open the data dir {}", config.data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -26,14 +34,33 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         config.identity.region,
         config.identity.account_id
     );
-    let state = AppState::new(store.clone(), config.identity.clone());
+    if dev_clock.is_some() {
+        println!("dev clock on: POST /v1/dev/clock moves the server's clock forward");
+    }
+    let state = AppState::new(store.clone(), config.identity.clone()).with_dev_clock(dev_clock);
+    let trimmer = tokio::spawn(trim_forever(store.clone()));
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
+    trimmer.abort();
     println!("eddy stopped; every acknowledged write is on disk");
     tokio::task::spawn_blocking(move || store.shutdown()).await.ok();
     Ok(())
+}
+
+/// How often expired change records are trimmed.
+pub const TRIM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Trims expired change records every [`TRIM_INTERVAL`], in bounded steps between writes.
+async fn trim_forever(store: Store) {
+    let mut interval = tokio::time::interval(TRIM_INTERVAL);
+    loop {
+        interval.tick().await;
+        if let Err(e) = store.trim_all().await {
+            tracing::warn!("trimming expired change records failed: {e}");
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -2,4 +2,7 @@
 //! retention trimming, consumer checkpoints and live fan-out.
 //!
 //! This crate is a placeholder until change streams land: the changelog itself is written by
-//! `eddy-core` in the same transaction as the data it describes.
+//! `eddy-core` in the same transaction as the data it describes. The change-record [`filter`]
+//! engine is already here, shared by subscriptions, triggers and sinks.
+
+pub mod filter;

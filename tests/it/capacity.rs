@@ -4,8 +4,8 @@
 //! DescribeLimits answer through the SDK.
 
 use aws_sdk_dynamodb::types::{
-    ConsumedCapacity, KeysAndAttributes, PutRequest, ReturnConsumedCapacity, ReturnItemCollectionMetrics,
-    ScalarAttributeType, WriteRequest,
+    ConsumedCapacity, Get, KeysAndAttributes, Put, PutRequest, ReturnConsumedCapacity,
+    ReturnItemCollectionMetrics, ScalarAttributeType, TransactGetItem, TransactWriteItem, WriteRequest,
 };
 use eddy_tests::{TestServer, expect_validation, hash_range_table, hash_table, item, n, s};
 
@@ -227,6 +227,38 @@ async fn batches_report_one_entry_per_table() {
     list.sort_by(|a, b| a.0.cmp(&b.0));
     // Three eventually consistent reads of at most 4 KB each; one strongly consistent 5 KB read.
     assert_eq!(list, vec![(one, 1.5, Some(1.5)), (two, 2.0, Some(2.0))]);
+}
+
+#[tokio::test]
+async fn transactions_cost_double() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = hash_table(&client, "capt").await;
+    let data = "t".repeat(1500 - ("pk".len() + 1 + "data".len()));
+    let put = Put::builder()
+        .table_name(&table)
+        .set_item(Some(item([("pk", s("k")), ("data", s(data))])))
+        .build()
+        .unwrap();
+    let written = client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .unwrap();
+    // 1500 bytes is 2 write units, doubled.
+    assert_eq!(units(written.consumed_capacity().first()), 4.0);
+    let get = Get::builder().table_name(&table).key("pk", s("k")).build().unwrap();
+    let read = client
+        .transact_get_items()
+        .transact_items(TransactGetItem::builder().get(get).build())
+        .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+        .send()
+        .await
+        .unwrap();
+    let c = read.consumed_capacity().first().unwrap();
+    assert_eq!((c.capacity_units(), c.table().and_then(|t| t.capacity_units())), (Some(2.0), Some(2.0)));
 }
 
 #[tokio::test]

@@ -421,8 +421,8 @@ async fn create_table_describes_global_indexes_with_keys_projection_status_and_a
     assert_eq!(attrs, vec![("gb", &TB), ("gn", &TN), ("gs", &TS), ("pk", &TS), ("sk", &TN)]);
     assert_eq!(t.global_secondary_indexes().len(), 3, "{t:?}");
 
-    let expected: [(&str, Vec<(&str, KeyType)>, ProjectionType, Vec<&str>); 3] = [
-        ("by_s", vec![("gs", KeyType::Hash)], ProjectionType::KeysOnly, vec![]),
+    let expected = [
+        ("by_s", vec![("gs", KeyType::Hash)], ProjectionType::KeysOnly, Vec::<&str>::new()),
         (
             "by_n_b",
             vec![("gn", KeyType::Hash), ("gb", KeyType::Range)],
@@ -1290,7 +1290,27 @@ async fn update_table_creates_index_and_backfills_existing_items_under_concurren
         );
         match g.index_status() {
             Some(IndexStatus::Active) if t.table_status() == Some(&TableStatus::Active) => break t,
-            Some(IndexStatus::Active) | Some(IndexStatus::Creating) => {}
+            Some(IndexStatus::Active) => {}
+            Some(IndexStatus::Creating) => {
+                // A CREATING index cannot be read yet.
+                let read = client
+                    .query()
+                    .table_name(&table)
+                    .index_name("by_g_r")
+                    .key_condition_expression("g = :g")
+                    .expression_attribute_values(":g", s("g1"))
+                    .send()
+                    .await;
+                let still_creating = index(&describe(&client, &table).await, "by_g_r")
+                    .is_some_and(|g| g.index_status() == Some(&IndexStatus::Creating));
+                if still_creating {
+                    assert_eq!(
+                        read.as_ref().err().and_then(error_code),
+                        Some("ValidationException"),
+                        "Query on a CREATING index: {read:?}"
+                    );
+                }
+            }
             other => panic!("unexpected IndexStatus {other:?} while creating"),
         }
         saw_backfilling |= g.backfilling() == Some(true);
@@ -1426,4 +1446,643 @@ async fn update_table_deletes_index() {
         ),
         "{gone:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// More key shapes, pagination edges and write paths
+
+#[tokio::test]
+async fn index_over_the_table_key_attributes_inverts_the_table() {
+    let server = TestServer::start();
+    let client = server.client();
+    // Index partition key = the table sort key, index sort key = the table partition key.
+    let table =
+        indexed_table(&client, "gsiinv", Some(TN), &[], vec![gsi("by_sk", "sk", Some("pk"), keys_only())])
+            .await;
+    for p in ["c", "a", "b"] {
+        for sk in 0..3 {
+            put(&client, &table, item([("pk", s(p)), ("sk", n(sk)), ("extra", s("x"))])).await;
+        }
+    }
+    wait_for_entries(&client, &table, &[("by_sk", 9)]).await;
+    let got = query_index(&client, &table, "by_sk", "sk = :s", &[(":s", n(1))]).await;
+    assert_eq!(pks_in_order(&got), vec!["a", "b", "c"], "ordered by the index sort key (pk)");
+    for it in &got {
+        assert_eq!(names(it), name_set(&["pk", "sk"]), "keys only: index and table keys coincide");
+    }
+    let page = client
+        .query()
+        .table_name(&table)
+        .index_name("by_sk")
+        .key_condition_expression("sk = :s AND pk > :p")
+        .expression_attribute_values(":s", n(2))
+        .expression_attribute_values(":p", s("a"))
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pks_in_order(page.items()), vec!["b"]);
+    let lek = page.last_evaluated_key().expect("LastEvaluatedKey");
+    assert_eq!(row(lek), row(&item([("pk", s("b")), ("sk", n(2))])));
+}
+
+fn pks_in_order(items: &[Item]) -> Vec<String> {
+    items.iter().map(|i| text(i, "pk")).collect()
+}
+
+#[tokio::test]
+async fn index_keys_compare_numbers_by_value() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = indexed_table(
+        &client,
+        "gsinum",
+        None,
+        &[("g", TS), ("r", TN)],
+        vec![gsi("by_g_r", "g", Some("r"), all())],
+    )
+    .await;
+    for (pk, r) in [("a", "1.50"), ("b", "15e-1"), ("c", "10"), ("d", "1E1"), ("e", "9.99"), ("f", "-0.5")] {
+        put(&client, &table, item([("pk", s(pk)), ("g", s("x")), ("r", n(r))])).await;
+    }
+    wait_for_entries(&client, &table, &[("by_g_r", 6)]).await;
+    let got =
+        query_index(&client, &table, "by_g_r", "g = :g AND r = :r", &[(":g", s("x")), (":r", n("1.5"))])
+            .await;
+    assert_eq!(pks(&got), name_set(&["a", "b"]), "1.50 and 15e-1 are the index key 1.5");
+    let got =
+        query_index(&client, &table, "by_g_r", "g = :g AND r = :r", &[(":g", s("x")), (":r", n(10))]).await;
+    assert_eq!(pks(&got), name_set(&["c", "d"]), "10 and 1E1 are the index key 10");
+    let got = query_index(&client, &table, "by_g_r", "g = :g", &[(":g", s("x"))]).await;
+    let order: Vec<String> = got.iter().map(|i| text(i, "pk")).collect();
+    assert_eq!(order[0], "f");
+    assert_eq!(pks(&got[1..3]), name_set(&["a", "b"]));
+    assert_eq!(order[3], "e");
+    assert_eq!(pks(&got[4..6]), name_set(&["c", "d"]));
+}
+
+#[tokio::test]
+async fn transactions_and_partiql_writes_maintain_the_index() {
+    use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
+
+    let server = TestServer::start();
+    let client = server.client();
+    let table = g_table(&client).await;
+    for (pk, g) in [("a", "x"), ("b", "x"), ("c", "y")] {
+        put(&client, &table, item([("pk", s(pk)), ("g", s(g))])).await;
+    }
+    assert_partition(&client, &table, "x", &["a", "b"]).await;
+
+    let put_d = Put::builder()
+        .table_name(&table)
+        .set_item(Some(item([("pk", s("d")), ("g", s("x")), ("v", n(1))])))
+        .build()
+        .unwrap();
+    let move_a = Update::builder()
+        .table_name(&table)
+        .key("pk", s("a"))
+        .update_expression("SET g = :y")
+        .expression_attribute_values(":y", s("y"))
+        .build()
+        .unwrap();
+    let delete_b = Delete::builder().table_name(&table).key("pk", s("b")).build().unwrap();
+    let check_c = ConditionCheck::builder()
+        .table_name(&table)
+        .key("pk", s("c"))
+        .condition_expression("attribute_exists(pk)")
+        .build()
+        .unwrap();
+    client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().put(put_d).build())
+        .transact_items(TransactWriteItem::builder().update(move_a).build())
+        .transact_items(TransactWriteItem::builder().delete(delete_b).build())
+        .transact_items(TransactWriteItem::builder().condition_check(check_c).build())
+        .send()
+        .await
+        .unwrap();
+    assert_partition(&client, &table, "x", &["d"]).await;
+    assert_partition(&client, &table, "y", &["a", "c"]).await;
+
+    // A cancelled transaction changes no index entry.
+    let put_e = Put::builder()
+        .table_name(&table)
+        .set_item(Some(item([("pk", s("e")), ("g", s("x"))])))
+        .build()
+        .unwrap();
+    let unindex_c =
+        Update::builder().table_name(&table).key("pk", s("c")).update_expression("REMOVE g").build().unwrap();
+    let failing = ConditionCheck::builder()
+        .table_name(&table)
+        .key("pk", s("d"))
+        .condition_expression("v = :nope")
+        .expression_attribute_values(":nope", n(999))
+        .build()
+        .unwrap();
+    let cancelled = client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().put(put_e).build())
+        .transact_items(TransactWriteItem::builder().update(unindex_c).build())
+        .transact_items(TransactWriteItem::builder().condition_check(failing).build())
+        .send()
+        .await;
+    assert_eq!(
+        cancelled.as_ref().err().and_then(error_code),
+        Some("TransactionCanceledException"),
+        "{cancelled:?}"
+    );
+    assert_partition(&client, &table, "x", &["d"]).await;
+    assert_partition(&client, &table, "y", &["a", "c"]).await;
+
+    // A transaction writing a wrong index key type is rejected whole.
+    let bad = Put::builder()
+        .table_name(&table)
+        .set_item(Some(item([("pk", s("h")), ("g", n(1))])))
+        .build()
+        .unwrap();
+    let fine = Put::builder()
+        .table_name(&table)
+        .set_item(Some(item([("pk", s("i")), ("g", s("x"))])))
+        .build()
+        .unwrap();
+    let rejected = client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().put(fine).build())
+        .transact_items(TransactWriteItem::builder().put(bad).build())
+        .send()
+        .await;
+    assert!(rejected.is_err(), "{rejected:?}");
+    assert!(get(&client, &table, item([("pk", s("i"))])).await.is_none());
+
+    // PartiQL writes maintain it too.
+    for statement in [
+        format!("INSERT INTO \"{table}\" VALUE {{'pk': 'f', 'g': 'x', 'v': 6}}"),
+        format!("UPDATE \"{table}\" SET g = 'z' WHERE pk = 'd'"),
+        format!("DELETE FROM \"{table}\" WHERE pk = 'a'"),
+    ] {
+        client
+            .execute_statement()
+            .statement(&statement)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e:?}"));
+    }
+    assert_partition(&client, &table, "x", &["f"]).await;
+    assert_partition(&client, &table, "y", &["c"]).await;
+    assert_partition(&client, &table, "z", &["d"]).await;
+    // Reading an index through PartiQL is honoured, or rejected as not supported yet.
+    let read = client
+        .execute_statement()
+        .statement(format!("SELECT * FROM \"{table}\".\"by_g\" WHERE g = 'z'"))
+        .send()
+        .await;
+    match read {
+        Ok(out) => {
+            assert_eq!(rows(out.items()), vec![row(&item([("pk", s("d")), ("g", s("z")), ("v", n(1))]))]);
+        }
+        Err(err) => {
+            expect_validation::<(), _, _>(Err(err));
+        }
+    }
+}
+
+/// Table `pk` (S) + `sk` (N) with `by_g_r`: `g` (S) + `r` (N), ALL; 30 items on `g = same`
+/// (`r = i % 3`, `v = i`).
+async fn thirty_on_one_index_key(client: &Client) -> String {
+    let table = indexed_table(
+        client,
+        "gsiedge",
+        Some(TN),
+        &[("g", TS), ("r", TN)],
+        vec![gsi("by_g_r", "g", Some("r"), all())],
+    )
+    .await;
+    let writes: Vec<WriteRequest> = (0..30)
+        .map(|i| {
+            put_request(item([
+                ("pk", s(format!("p{}", i % 2))),
+                ("sk", n(i)),
+                ("g", s("same")),
+                ("r", n(i % 3)),
+                ("v", n(i)),
+            ]))
+        })
+        .collect();
+    for chunk in writes.chunks(25) {
+        client.batch_write_item().request_items(&table, chunk.to_vec()).send().await.unwrap();
+    }
+    wait_for_entries(client, &table, &[("by_g_r", 30)]).await;
+    table
+}
+
+#[tokio::test]
+async fn filtered_index_query_pages_by_evaluated_entries() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = thirty_on_one_index_key(&client).await;
+
+    for (threshold, want) in [(1000, 0usize), (20, 10)] {
+        let mut start: Option<Item> = None;
+        let (mut matched, mut scanned, mut pages) = (Vec::new(), 0, 0);
+        loop {
+            let page = client
+                .query()
+                .table_name(&table)
+                .index_name("by_g_r")
+                .key_condition_expression("g = :g")
+                .filter_expression("v >= :t")
+                .expression_attribute_values(":g", s("same"))
+                .expression_attribute_values(":t", n(threshold))
+                .limit(7)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .unwrap();
+            pages += 1;
+            assert!(pages <= 10, "pagination does not end");
+            scanned += page.scanned_count();
+            matched.extend(page.items().iter().map(|i| text(i, "sk")));
+            let Some(lek) = page.last_evaluated_key() else { break };
+            assert_eq!(page.scanned_count(), 7, "a page with a LastEvaluatedKey evaluated Limit entries");
+            assert_eq!(names(lek), name_set(&["pk", "sk", "g", "r"]), "LastEvaluatedKey {lek:?}");
+            start = Some(lek.clone());
+        }
+        assert_eq!(scanned, 30, "every entry evaluated once (v >= {threshold})");
+        let distinct: BTreeSet<&String> = matched.iter().collect();
+        assert_eq!((matched.len(), distinct.len()), (want, want), "v >= {threshold}");
+    }
+}
+
+#[tokio::test]
+async fn parallel_scan_of_index_covers_every_entry_once() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = thirty_on_one_index_key(&client).await;
+    let mut seen = Vec::new();
+    for segment in 0..3 {
+        let mut start: Option<Item> = None;
+        loop {
+            let page = client
+                .scan()
+                .table_name(&table)
+                .index_name("by_g_r")
+                .segment(segment)
+                .total_segments(3)
+                .limit(4)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .unwrap();
+            seen.extend(page.items().iter().map(|i| text(i, "sk")));
+            match page.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => break,
+            }
+        }
+    }
+    let distinct: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), distinct.len()), (30, 30), "{seen:?}");
+}
+
+#[tokio::test]
+async fn exclusive_start_key_on_index_needs_index_and_table_keys() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = thirty_on_one_index_key(&client).await;
+    let index_only = item([("g", s("same")), ("r", n(1))]);
+    let table_only = item([("pk", s("p0")), ("sk", n(4))]);
+    for start in [index_only, table_only] {
+        expect_validation(
+            client
+                .query()
+                .table_name(&table)
+                .index_name("by_g_r")
+                .key_condition_expression("g = :g")
+                .expression_attribute_values(":g", s("same"))
+                .set_exclusive_start_key(Some(start.clone()))
+                .send()
+                .await,
+        );
+        expect_validation(
+            client
+                .scan()
+                .table_name(&table)
+                .index_name("by_g_r")
+                .set_exclusive_start_key(Some(start))
+                .send()
+                .await,
+        );
+    }
+    // The full key of an entry resumes after it.
+    let full = item([("pk", s("p0")), ("sk", n(4)), ("g", s("same")), ("r", n(1))]);
+    let out = client
+        .query()
+        .table_name(&table)
+        .index_name("by_g_r")
+        .key_condition_expression("g = :g")
+        .expression_attribute_values(":g", s("same"))
+        .set_exclusive_start_key(Some(full))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.items().iter().all(|i| text(i, "r") != "0"), "resumes after r = 1 entries only");
+    assert!(!out.items().iter().any(|i| text(i, "sk") == "4"), "the start entry itself is excluded");
+}
+
+#[tokio::test]
+async fn index_key_values_over_the_key_size_limits_are_rejected() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = four_index_table(&client).await;
+    // An index partition key holds at most 2048 bytes.
+    let msg = expect_validation(
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item([("pk", s("a")), ("sk", n(1)), ("gs", s("x".repeat(2049)))])))
+            .send()
+            .await,
+    );
+    assert!(!msg.is_empty());
+    put(&client, &table, item([("pk", s("a")), ("sk", n(1)), ("gs", s("x".repeat(2048)))])).await;
+    wait_for_entries(&client, &table, &[("by_s", 1)]).await;
+    let got = query_index(&client, &table, "by_s", "gs = :g", &[(":g", s("x".repeat(2048)))]).await;
+    assert_eq!(got.len(), 1);
+    // An index sort key holds at most 1024 bytes.
+    expect_validation(
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item([("pk", s("b")), ("sk", n(1)), ("nk", n(1)), ("gr", b(vec![7u8; 1025]))])))
+            .send()
+            .await,
+    );
+    put(&client, &table, item([("pk", s("b")), ("sk", n(1)), ("nk", n(1)), ("gr", b(vec![7u8; 1024]))]))
+        .await;
+    wait_for_entries(&client, &table, &[("by_n_b", 1)]).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle
+
+#[tokio::test]
+async fn indexes_survive_restart_and_a_recreated_table_starts_empty() {
+    let mut server = TestServer::start();
+    let client = server.client();
+    let table = g_table(&client).await;
+    for i in 0..20 {
+        put(
+            &client,
+            &table,
+            item([("pk", s(format!("k{i}"))), ("g", s(format!("x{}", i % 2))), ("v", n(i))]),
+        )
+        .await;
+    }
+    wait_for_entries(&client, &table, &[("by_g", 20)]).await;
+    let before = rows(&scan_all(&client, &table, Some("by_g")).await);
+
+    server.restart();
+    let client = server.client();
+    let t = wait_until_active(&client, &table).await;
+    assert_eq!(index(&t, "by_g").and_then(|g| g.index_status()), Some(&IndexStatus::Active));
+    assert_eq!(rows(&scan_all(&client, &table, Some("by_g")).await), before, "index after restart");
+    client.delete_item().table_name(&table).key("pk", s("k0")).send().await.unwrap();
+    assert_index_rows(&client, &table, "by_g", before[1..].to_vec()).await;
+
+    // Deleting the table drops its index entries; a new table of the same name starts empty.
+    client.delete_table().table_name(&table).send().await.unwrap();
+    let deadline = Instant::now() + INDEX_TIMEOUT;
+    while client.describe_table().table_name(&table).send().await.is_ok() {
+        assert!(Instant::now() < deadline, "table not deleted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr_def("pk", TS))
+        .attribute_definitions(attr_def("g", TS))
+        .key_schema(key_elem("pk", KeyType::Hash))
+        .global_secondary_indexes(gsi("by_g", "g", None, include(&["v"])))
+        .send()
+        .await
+        .unwrap();
+    wait_until_active(&client, &table).await;
+    assert!(scan_all(&client, &table, Some("by_g")).await.is_empty(), "no entry of the deleted table");
+    assert!(in_partition(&client, &table, "x1").await.is_empty());
+    put(&client, &table, item([("pk", s("new")), ("g", s("x1"))])).await;
+    assert_partition(&client, &table, "x1", &["new"]).await;
+}
+
+/// Puts `count` items `k0000..` with `g` = `g{i % 13}` (absent for every seventh) and `r` = i.
+async fn load_for_backfill(client: &Client, table: &str, count: u64) {
+    for chunk in (0..count).collect::<Vec<u64>>().chunks(25) {
+        let writes = chunk
+            .iter()
+            .map(|&i| {
+                let mut it = item([("pk", s(format!("k{i:04}"))), ("r", n(i)), ("v", n(i))]);
+                if i % 7 != 0 {
+                    it.insert("g".into(), s(format!("g{}", i % 13)));
+                }
+                put_request(it)
+            })
+            .collect();
+        client.batch_write_item().request_items(table, writes).send().await.unwrap();
+    }
+}
+
+/// Asserts that `by_g_r` holds exactly the entries the table's items derive.
+async fn assert_index_matches_table(client: &Client, table: &str) -> usize {
+    let mut want: Vec<Row> = scan_all(client, table, None).await.iter().filter_map(derived_entry).collect();
+    want.sort();
+    let got = settle(&want, || async { rows(&scan_all(client, table, Some("by_g_r")).await) }).await;
+    assert_eq!(got.len(), want.len(), "entries in by_g_r");
+    assert!(got == want, "by_g_r differs from what the table derives");
+    want.len()
+}
+
+#[tokio::test]
+async fn backfill_completes_after_the_server_is_killed() {
+    let mut server = TestServer::start();
+    let client = server.client();
+    let table = unique_table_name("gsicrash");
+    eddy_tests::create_table(&client, &table, ("pk", TS), None).await;
+    load_for_backfill(&client, &table, 3000).await;
+    client
+        .update_table()
+        .table_name(&table)
+        .attribute_definitions(attr_def("g", TS))
+        .attribute_definitions(attr_def("r", TN))
+        .global_secondary_index_updates(create_action("by_g_r", "g", Some("r"), include(&["v"])))
+        .send()
+        .await
+        .unwrap();
+    server.kill9();
+    server.restart();
+    let client = server.client();
+    let t = wait_until_active(&client, &table).await;
+    assert!(index(&t, "by_g_r").is_some(), "the acknowledged index survives the crash: {t:?}");
+    let entries = assert_index_matches_table(&client, &table).await;
+    assert!(entries > 2000, "{entries}");
+    put(&client, &table, item([("pk", s("after")), ("g", s("g0")), ("r", n(-1))])).await;
+    assert_index_matches_table(&client, &table).await;
+}
+
+#[tokio::test]
+async fn recreating_a_deleted_index_holds_only_current_entries() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = indexed_table(
+        &client,
+        "gsire",
+        None,
+        &[("g", TS), ("r", TN)],
+        vec![gsi("by_g_r", "g", Some("r"), include(&["v"]))],
+    )
+    .await;
+    load_for_backfill(&client, &table, 300).await;
+    assert_index_matches_table(&client, &table).await;
+
+    client
+        .update_table()
+        .table_name(&table)
+        .global_secondary_index_updates(delete_action("by_g_r"))
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + INDEX_TIMEOUT;
+    while index(&describe(&client, &table).await, "by_g_r").is_some() {
+        assert!(Instant::now() < deadline, "index not deleted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // While the index is gone: move, drop and delete items.
+    for i in 0..300u64 {
+        let key = s(format!("k{i:04}"));
+        match i % 4 {
+            0 => {
+                client.delete_item().table_name(&table).key("pk", key).send().await.unwrap();
+            }
+            1 => {
+                client
+                    .update_item()
+                    .table_name(&table)
+                    .key("pk", key)
+                    .update_expression("REMOVE g")
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            2 => {
+                client
+                    .update_item()
+                    .table_name(&table)
+                    .key("pk", key)
+                    .update_expression("SET g = :g")
+                    .expression_attribute_values(":g", s("moved"))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            _ => {}
+        }
+    }
+    client
+        .update_table()
+        .table_name(&table)
+        .attribute_definitions(attr_def("g", TS))
+        .attribute_definitions(attr_def("r", TN))
+        .global_secondary_index_updates(create_action("by_g_r", "g", Some("r"), include(&["v"])))
+        .send()
+        .await
+        .unwrap();
+    wait_until_active(&client, &table).await;
+    let entries = assert_index_matches_table(&client, &table).await;
+    assert!(entries > 100, "{entries}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_to_items_not_yet_backfilled_succeed() {
+    let server = TestServer::start();
+    let client = server.client();
+    for round in 0..3 {
+        let table = unique_table_name("gsiburst");
+        eddy_tests::create_table(&client, &table, ("pk", TS), None).await;
+        load_for_backfill(&client, &table, 2000).await;
+
+        // Four writers, each walking its own keys from the top down: deletes, index key
+        // removals, moves and projected-attribute updates, from just before the index is added
+        // until it is ACTIVE.
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = tokio::task::JoinSet::new();
+        for lane in 0..4u64 {
+            let (client, table, stop) = (client.clone(), table.clone(), Arc::clone(&stop));
+            tasks.spawn(async move {
+                let mut failures = Vec::new();
+                for i in (0..2000u64).rev().filter(|i| i % 4 == lane) {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let key = s(format!("k{i:04}"));
+                    let update = client.update_item().table_name(&table).key("pk", key.clone());
+                    let result = match (i / 4) % 4 {
+                        0 => client
+                            .delete_item()
+                            .table_name(&table)
+                            .key("pk", key)
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| format!("{e:?}")),
+                        1 => update
+                            .update_expression("REMOVE g")
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| format!("{e:?}")),
+                        2 => update
+                            .update_expression("SET g = :g")
+                            .expression_attribute_values(":g", s("moved"))
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| format!("{e:?}")),
+                        _ => update
+                            .update_expression("SET v = :v")
+                            .expression_attribute_values(":v", n(-1))
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| format!("{e:?}")),
+                    };
+                    if let Err(e) = result {
+                        failures.push(format!("k{i:04}: {e}"));
+                    }
+                }
+                failures
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        client
+            .update_table()
+            .table_name(&table)
+            .attribute_definitions(attr_def("g", TS))
+            .attribute_definitions(attr_def("r", TN))
+            .global_secondary_index_updates(create_action("by_g_r", "g", Some("r"), include(&["v"])))
+            .send()
+            .await
+            .unwrap();
+        wait_until_active(&client, &table).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut failures = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            failures.extend(done.expect("writer task"));
+        }
+        assert!(
+            failures.is_empty(),
+            "round {round}: {} writes failed around the backfill, e.g. {}",
+            failures.len(),
+            failures[0]
+        );
+        assert_index_matches_table(&client, &table).await;
+    }
 }

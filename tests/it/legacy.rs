@@ -43,6 +43,10 @@ async fn seed(client: &Client, table: &str, pk: &str) {
         .unwrap();
 }
 
+/// An Expected map, its ConditionalOperator, the equivalent ConditionExpression, and whether
+/// the condition holds on the seeded item.
+type ExpectedCase<'a> = (Vec<(&'a str, ExpectedAttributeValue)>, Option<ConditionalOperator>, &'a str, bool);
+
 #[tokio::test]
 async fn expected_checks_like_condition_expression() {
     let server = TestServer::start();
@@ -51,7 +55,7 @@ async fn expected_checks_like_condition_expression() {
     seed(&client, &table, "k").await;
 
     // Each case: the legacy form and the expression form must both pass or both fail.
-    let cases: Vec<(Vec<(&str, ExpectedAttributeValue)>, Option<ConditionalOperator>, &str, bool)> = vec![
+    let cases: Vec<ExpectedCase> = vec![
         (vec![("count", expect_value(n(10)))], None, "#c = :a", true),
         (vec![("count", expect_value(n(11)))], None, "#c = :a", false),
         (

@@ -716,6 +716,29 @@ async fn local_index_definitions_are_validated() {
             .await,
     );
 
+    // A local and a global index cannot share a name.
+    let same_name = aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
+        .index_name("by_rank")
+        .key_schema(key_elem("rk", KeyType::Hash))
+        .projection(projection(ProjectionType::KeysOnly, &[]))
+        .build()
+        .unwrap();
+    expect_validation(
+        client
+            .create_table()
+            .table_name(unique_table_name("lsidup"))
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr_def("pk", TS))
+            .attribute_definitions(attr_def("sk", TS))
+            .attribute_definitions(attr_def("rk", TN))
+            .key_schema(key_elem("pk", KeyType::Hash))
+            .key_schema(key_elem("sk", KeyType::Range))
+            .local_secondary_indexes(lsi("by_rank", "rk", projection(ProjectionType::All, &[])))
+            .global_secondary_indexes(same_name)
+            .send()
+            .await,
+    );
+
     // Its sort key needs an attribute definition.
     expect_validation(
         client
@@ -730,4 +753,21 @@ async fn local_index_definitions_are_validated() {
             .send()
             .await,
     );
+}
+
+#[tokio::test]
+async fn local_index_sort_key_over_1024_bytes_is_rejected() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = lsi_table(&client).await;
+    expect_validation(
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item([("pk", s("p")), ("sk", s("a")), ("dt", s("d".repeat(1025)))])))
+            .send()
+            .await,
+    );
+    put(&client, &table, item([("pk", s("p")), ("sk", s("a")), ("dt", s("d".repeat(1024)))])).await;
+    assert_eq!(sks(&query_index(&client, &table, "by_date", "p", None).await), vec!["a"]);
 }

@@ -9,6 +9,7 @@ mod capacity;
 mod control_plane;
 mod durability;
 mod gsi;
+mod index_model;
 mod items;
 mod legacy;
 mod lsi;

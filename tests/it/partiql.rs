@@ -4,11 +4,15 @@
 //! of its statements or none.
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::execute_transaction::ExecuteTransactionError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, BatchStatementErrorCodeEnum, BatchStatementRequest, ParameterizedStatement,
-    ScalarAttributeType,
+    AttributeValue, BatchStatementErrorCodeEnum, BatchStatementRequest, BillingMode, GlobalSecondaryIndex,
+    KeyType, ParameterizedStatement, Projection, ProjectionType, ScalarAttributeType,
 };
-use eddy_tests::{TestServer, expect_error, expect_validation, hash_range_table, hash_table, n, s};
+use eddy_tests::{
+    TestServer, attr_def, expect_error, expect_validation, hash_range_table, hash_table, key_elem, n, s,
+    unique_table_name,
+};
 
 async fn exec(client: &Client, statement: &str) -> Vec<eddy_tests::Item> {
     client
@@ -406,4 +410,178 @@ async fn malformed_and_unsupported_statements_are_validation_errors() {
     assert!(message.contains("maximum depth"), "{message}");
     let message = expect_validation(run("S".repeat(9000)).await);
     assert!(message.contains("Member must have length less than or equal to 8192"), "{message}");
+}
+
+#[tokio::test]
+async fn transaction_insert_of_an_existing_item_is_a_duplicate_item() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = hash_table(&client, "pq").await;
+    exec(&client, &format!("INSERT INTO \"{table}\" VALUE {{'pk': 'a', 'n': 1}}")).await;
+    exec(&client, &format!("INSERT INTO \"{table}\" VALUE {{'pk': 'b', 'n': 1}}")).await;
+
+    let statement = |text: String| ParameterizedStatement::builder().statement(text).build().unwrap();
+    let err = client
+        .execute_transaction()
+        .transact_statements(statement(format!("INSERT INTO \"{table}\" VALUE {{'pk': 'new'}}")))
+        .transact_statements(statement(format!("INSERT INTO \"{table}\" VALUE {{'pk': 'a', 'n': 2}}")))
+        .transact_statements(statement(format!("UPDATE \"{table}\" SET n = 5 WHERE pk = 'b' AND n = 9")))
+        .send()
+        .await
+        .unwrap_err();
+    let Some(ExecuteTransactionError::TransactionCanceledException(cancelled)) = err.as_service_error()
+    else {
+        panic!("{err:?}");
+    };
+    let reasons: Vec<(Option<&str>, Option<&str>)> =
+        cancelled.cancellation_reasons().iter().map(|r| (r.code(), r.message())).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (Some("None"), None),
+            (Some("DuplicateItem"), Some("Duplicate primary key exists in table")),
+            (Some("ConditionalCheckFailed"), Some("The conditional request failed")),
+        ]
+    );
+    let message = cancelled.message().unwrap_or_default();
+    assert!(message.ends_with("[None, DuplicateItem, ConditionalCheckFailed]"), "{message}");
+    assert!(get(&client, &table, "new").await.is_none());
+    assert_eq!(get(&client, &table, "a").await.unwrap()["n"], n(1));
+}
+
+/// A table keyed `pk` with `by_g` (`g` S + `r` N, ALL) and `keys_g` (`g`, KEYS_ONLY).
+async fn indexed_table(client: &Client) -> String {
+    let name = unique_table_name("pqidx");
+    let index = |index: &str, range: Option<&str>, projection: ProjectionType| {
+        let mut g = GlobalSecondaryIndex::builder()
+            .index_name(index)
+            .key_schema(key_elem("g", KeyType::Hash))
+            .projection(Projection::builder().projection_type(projection).build());
+        if let Some(range) = range {
+            g = g.key_schema(key_elem(range, KeyType::Range));
+        }
+        g.build().unwrap()
+    };
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr_def("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr_def("g", ScalarAttributeType::S))
+        .attribute_definitions(attr_def("r", ScalarAttributeType::N))
+        .key_schema(key_elem("pk", KeyType::Hash))
+        .global_secondary_indexes(index("by_g", Some("r"), ProjectionType::All))
+        .global_secondary_indexes(index("keys_g", None, ProjectionType::KeysOnly))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
+    name
+}
+
+fn pks(items: &[eddy_tests::Item]) -> Vec<String> {
+    items.iter().map(|i| text(i, "pk")).collect()
+}
+
+#[tokio::test]
+async fn select_reads_a_secondary_index() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = indexed_table(&client).await;
+    for value in [
+        "{'pk': 'a', 'g': 'x', 'r': 1, 'v': 1}",
+        "{'pk': 'b', 'g': 'x', 'r': 2, 'v': 2}",
+        "{'pk': 'c', 'g': 'y', 'r': 1, 'v': 3}",
+        "{'pk': 'e', 'g': 'x', 'r': 2, 'v': 4}",
+        "{'pk': 'd', 'v': 5}",
+    ] {
+        exec(&client, &format!("INSERT INTO \"{table}\" VALUE {value}")).await;
+    }
+
+    // An equality on the index partition key is a Query of the index, in index order.
+    let rows = exec(&client, &format!("SELECT * FROM \"{table}\".\"by_g\" WHERE g = 'x'")).await;
+    assert_eq!(pks(&rows[..1]), ["a"]);
+    let mut rest = pks(&rows[1..]);
+    rest.sort();
+    assert_eq!(rest, ["b", "e"]);
+    assert_eq!(rows[0]["v"], n(1));
+    // Equalities on the whole index key still return every item with that key.
+    let mut both =
+        pks(&exec(&client, &format!("SELECT pk FROM \"{table}\".by_g WHERE g = 'x' AND r = 2")).await);
+    both.sort();
+    assert_eq!(both, ["b", "e"]);
+    let rows = exec(&client, &format!("SELECT pk FROM \"{table}\".\"by_g\" WHERE g = 'x' AND r < 2")).await;
+    assert_eq!(pks(&rows), ["a"]);
+    // Without one, a Scan of the index: items without the index key are not in it.
+    let mut all = pks(&exec(&client, &format!("SELECT pk FROM \"{table}\".\"by_g\"")).await);
+    all.sort();
+    assert_eq!(all, ["a", "b", "c", "e"]);
+    let rows = exec(&client, &format!("SELECT pk FROM \"{table}\".\"by_g\" WHERE v = 3 OR pk = 'd'")).await;
+    assert_eq!(pks(&rows), ["c"]);
+    // A KEYS_ONLY index holds the keys only.
+    let rows = exec(&client, &format!("SELECT * FROM \"{table}\".\"keys_g\" WHERE g = 'y'")).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].len(), 2, "{rows:?}");
+    assert_eq!((text(&rows[0], "pk"), text(&rows[0], "g")), ("c".to_string(), "y".to_string()));
+
+    // Limit and NextToken page through the index.
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .execute_statement()
+            .statement(format!("SELECT pk FROM \"{table}\".\"by_g\" WHERE g = 'x'"))
+            .limit(1)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .unwrap();
+        seen.extend(pks(out.items()));
+        match out.next_token() {
+            Some(next) => token = Some(next.to_string()),
+            None => break,
+        }
+        assert!(seen.len() <= 3, "{seen:?}");
+    }
+    seen.sort();
+    assert_eq!(seen, ["a", "b", "e"]);
+
+    let run = |text: String| client.execute_statement().statement(text).send();
+    let message = expect_validation(run(format!("SELECT * FROM \"{table}\".\"nope\" WHERE g = 'x'")).await);
+    assert_eq!(message, "The table does not have the specified index: nope");
+    let message = expect_validation(run(format!("SELECT * FROM \"{table}\".\"by_g\" WHERE g = 1")).await);
+    assert!(message.contains("does not match schema type"), "{message}");
+    let message = expect_validation(
+        client
+            .execute_statement()
+            .statement(format!("SELECT * FROM \"{table}\".\"by_g\" WHERE g = 'x'"))
+            .consistent_read(true)
+            .send()
+            .await,
+    );
+    assert_eq!(message, "Strongly consistent read is not supported on Global Secondary Indexes");
+    for write in [
+        format!("INSERT INTO \"{table}\".\"by_g\" VALUE {{'pk': 'z', 'g': 'x', 'r': 1}}"),
+        format!("UPDATE \"{table}\".\"by_g\" SET v = 0 WHERE pk = 'a'"),
+        format!("DELETE FROM \"{table}\".\"by_g\" WHERE pk = 'a'"),
+    ] {
+        let message = expect_validation(run(write.clone()).await);
+        assert!(
+            message.starts_with("Unsupported operation: ") && message.contains("secondary index"),
+            "{write}: {message}"
+        );
+    }
+    assert!(get(&client, &table, "z").await.is_none());
+    // A transaction reads items by their table key only.
+    expect_validation(
+        client
+            .execute_transaction()
+            .transact_statements(
+                ParameterizedStatement::builder()
+                    .statement(format!("SELECT * FROM \"{table}\".\"by_g\" WHERE g = 'x' AND r = 1"))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await,
+    );
 }

@@ -33,6 +33,8 @@ pub struct Select {
     pub projection: Option<Vec<DocumentPath>>,
     /// The table.
     pub table: String,
+    /// The secondary index read instead of the table (`FROM "table"."index"`).
+    pub index: Option<String>,
     /// The WHERE clause.
     pub filter: Option<Expr>,
 }

@@ -3,7 +3,9 @@
 //!
 //! SELECT with an equality on every key attribute reads one item; with an equality on the
 //! partition key it is a Query (one sort key comparison becomes its key condition); otherwise
-//! a Scan. Every other WHERE term becomes the filter. UPDATE and DELETE must name the full key
+//! a Scan. A SELECT on a secondary index plans the same way with the index's key, except that
+//! it never reads one item: index keys are not unique, so equalities on all of them are still a
+//! Query. Every other WHERE term becomes the filter. UPDATE and DELETE must name the full key
 //! with equalities; their other terms become the write's condition.
 
 use super::PartiqlError;
@@ -35,6 +37,8 @@ pub enum Access {
 pub struct ReadPlan {
     /// The table.
     pub table: String,
+    /// The secondary index read instead of the table's items.
+    pub index: Option<String>,
     /// How to read.
     pub access: Access,
     /// Filter and projection.
@@ -74,7 +78,8 @@ pub enum Plan {
     Write(WritePlan),
 }
 
-/// Binds `parameters` to `statement` and lowers it for a table with key `schema`.
+/// Binds `parameters` to `statement` and lowers it against `schema`: the table's key, or for a
+/// SELECT on a secondary index the index's key ([`Statement::key_schema`] picks it).
 pub fn plan(
     statement: &Statement,
     parameters: &[AttributeValue],
@@ -90,10 +95,15 @@ pub fn plan(
             let projection = select.projection.as_ref().map(|paths| Projection::from_paths(paths.clone()));
             let (access, filter) = match &select.filter {
                 None => (Access::Scan, None),
-                Some(filter) => b.read_access(filter, limits)?,
+                Some(filter) => b.read_access(filter, select.index.is_none(), limits)?,
             };
             let options = ReadOptions { filter, projection, ..ReadOptions::default() };
-            Ok(Plan::Read(ReadPlan { table: select.table.clone(), access, options }))
+            Ok(Plan::Read(ReadPlan {
+                table: select.table.clone(),
+                index: select.index.clone(),
+                access,
+                options,
+            }))
         }
         StatementKind::Insert(insert) => {
             let item = match b.value(&insert.value)? {
@@ -115,6 +125,7 @@ pub fn plan(
                     &schema.partition.name,
                 ))),
                 return_item_on_condition_failure: false,
+                hops: 0,
             };
             Ok(Plan::Write(WritePlan { kind: WriteKind::Insert, write, returning: None, modified: None }))
         }
@@ -137,6 +148,7 @@ pub fn plan(
                 action: WriteAction::Update(Some(expression)),
                 condition: all(conditions),
                 return_item_on_condition_failure: false,
+                hops: 0,
             };
             Ok(Plan::Write(WritePlan {
                 kind: WriteKind::Update,
@@ -153,6 +165,7 @@ pub fn plan(
                 action: WriteAction::Delete,
                 condition: all(conditions),
                 return_item_on_condition_failure: false,
+                hops: 0,
             };
             Ok(Plan::Write(WritePlan {
                 kind: WriteKind::Delete,
@@ -274,8 +287,14 @@ impl Binder<'_> {
         })
     }
 
-    /// How a SELECT with this WHERE clause reads, and the filter left over.
-    fn read_access(&self, filter: &Expr, limits: &Limits) -> Result<(Access, Option<Condition>), Error> {
+    /// How a SELECT with this WHERE clause reads, and the filter left over. `unique_key` is
+    /// false for an index: equalities on its whole key are a Query, not a point read.
+    fn read_access(
+        &self,
+        filter: &Expr,
+        unique_key: bool,
+        limits: &Limits,
+    ) -> Result<(Access, Option<Condition>), Error> {
         let terms = conjuncts(filter);
         let partition_name = self.schema.partition.name.as_str();
         let mut partition: Option<(usize, AttributeValue)> = None;
@@ -341,6 +360,7 @@ impl Binder<'_> {
             .collect::<Result<_, _>>()?;
         let filter = all(rest);
         let full_key = match (&self.schema.sort, &sort) {
+            _ if !unique_key => None,
             (None, _) => Some(None),
             (Some(_), Some(SortKeyCondition::Eq(v))) => Some(Some(v.clone())),
             _ => None,

@@ -74,9 +74,31 @@ impl Statement {
         }
     }
 
+    /// The secondary index a SELECT reads (`FROM "table"."index"`); `None` for the table.
+    pub fn index(&self) -> Option<&str> {
+        match &self.kind {
+            StatementKind::Select(s) => s.index.as_deref(),
+            _ => None,
+        }
+    }
+
     /// True for SELECT.
     pub fn is_read(&self) -> bool {
         matches!(self.kind, StatementKind::Select(_))
+    }
+
+    /// The key schema [`plan`] lowers the statement against: the table's, or the index's a
+    /// SELECT names, which must exist on `table`.
+    pub fn key_schema<'m>(
+        &self,
+        table: &'m crate::schema::TableMeta,
+    ) -> Result<&'m crate::key::KeySchema, crate::Error> {
+        match self.index() {
+            None => Ok(&table.spec.key_schema),
+            Some(name) => table.index(name).map(|index| &index.spec.key_schema).ok_or_else(|| {
+                crate::Error::validation(format!("The table does not have the specified index: {name}"))
+            }),
+        }
     }
 }
 

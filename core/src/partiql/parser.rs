@@ -158,14 +158,28 @@ impl Parser {
         }
     }
 
-    fn table(&mut self) -> Result<String, PartiqlError> {
+    /// The table an INSERT, UPDATE or DELETE writes: writes go to a table, never to an index.
+    fn table(&mut self, statement: &str) -> Result<String, PartiqlError> {
         let table = self.identifier("a table name")?;
         if self.is_sym(".") {
-            return Err(PartiqlError::unsupported(
-                "Secondary indexes are not supported in PartiQL statements yet",
-            ));
+            return Err(PartiqlError::unsupported(format!(
+                "{statement} on a secondary index; write to the table instead"
+            )));
         }
         Ok(table)
+    }
+
+    /// The table a SELECT reads, and the secondary index after a `.` (`"table"."index"`).
+    fn table_or_index(&mut self) -> Result<(String, Option<String>), PartiqlError> {
+        let table = self.identifier("a table name")?;
+        if !self.eat_sym(".") {
+            return Ok((table, None));
+        }
+        let index = self.identifier("an index name")?;
+        if self.is_sym(".") {
+            return Err(self.unexpected());
+        }
+        Ok((table, Some(index)))
     }
 
     fn select(&mut self) -> Result<Select, PartiqlError> {
@@ -183,7 +197,7 @@ impl Parser {
             Some(paths)
         };
         self.expect_word("FROM")?;
-        let table = self.table()?;
+        let (table, index) = self.table_or_index()?;
         let filter = if self.eat_word("WHERE") { Some(self.expr()?) } else { None };
         if self.is_word("ORDER") {
             return Err(PartiqlError::unsupported("ORDER BY is not supported"));
@@ -193,13 +207,13 @@ impl Parser {
                 return Err(PartiqlError::unsupported(format!("{clause} is not supported")));
             }
         }
-        Ok(Select { projection, table, filter })
+        Ok(Select { projection, table, index, filter })
     }
 
     fn insert(&mut self) -> Result<Insert, PartiqlError> {
         self.expect_word("INSERT")?;
         self.expect_word("INTO")?;
-        let table = self.table()?;
+        let table = self.table("INSERT")?;
         if self.is_word("VALUES") {
             return Err(PartiqlError::unsupported("INSERT with VALUES; use VALUE with a single item"));
         }
@@ -213,7 +227,7 @@ impl Parser {
 
     fn update(&mut self) -> Result<Update, PartiqlError> {
         self.expect_word("UPDATE")?;
-        let table = self.table()?;
+        let table = self.table("UPDATE")?;
         let mut actions = Vec::new();
         loop {
             if self.eat_word("SET") {
@@ -249,7 +263,7 @@ impl Parser {
     fn delete(&mut self) -> Result<Delete, PartiqlError> {
         self.expect_word("DELETE")?;
         self.expect_word("FROM")?;
-        let table = self.table()?;
+        let table = self.table("DELETE")?;
         self.expect_word("WHERE")?;
         let filter = self.expr()?;
         let returning = self.returning()?;

@@ -68,11 +68,45 @@ fn select_star_without_where() {
     let st = parse(r#"SELECT * FROM "Music""#).unwrap();
     assert_eq!(
         st.kind,
-        StatementKind::Select(Select { projection: None, table: "Music".into(), filter: None })
+        StatementKind::Select(Select { projection: None, table: "Music".into(), index: None, filter: None })
     );
     assert_eq!(st.parameters, 0);
     assert!(st.is_read());
     assert_eq!(st.table(), "Music");
+    assert_eq!(st.index(), None);
+}
+
+#[test]
+fn select_names_a_secondary_index_after_the_table() {
+    let st = parse(r#"SELECT * FROM "Music"."by-artist" WHERE artist = 'x'"#).unwrap();
+    let StatementKind::Select(sel) = &st.kind else { panic!("{st:?}") };
+    assert_eq!(sel.table, "Music");
+    assert_eq!(sel.index.as_deref(), Some("by-artist"));
+    assert!(sel.filter.is_some());
+    assert_eq!(st.table(), "Music");
+    assert_eq!(st.index(), Some("by-artist"));
+
+    let st = parse("select a from t.idx").unwrap();
+    assert_eq!((st.table(), st.index()), ("t", Some("idx")));
+    let st = parse("SELECT * FROM t.\"i x\";").unwrap();
+    assert_eq!((st.table(), st.index()), ("t", Some("i x")));
+}
+
+#[test]
+fn writes_on_a_secondary_index_are_rejected() {
+    let cases = [
+        ("INSERT INTO \"t\".\"idx\" VALUE {'pk': 'a'}", "INSERT"),
+        ("UPDATE \"t\".\"idx\" SET a = 1 WHERE pk = 'a'", "UPDATE"),
+        ("DELETE FROM t.idx WHERE pk = 'a'", "DELETE"),
+    ];
+    for (text, statement) in cases {
+        let message = err(text);
+        assert_eq!(
+            message,
+            format!("Unsupported operation: {statement} on a secondary index; write to the table instead"),
+            "{text}"
+        );
+    }
 }
 
 #[test]
@@ -270,6 +304,55 @@ fn select_access_paths() {
     assert_eq!(r.options.filter, Some(Condition::AttributeNotExists(path("x"))));
 }
 
+/// An index keyed `g` (S) and `r` (N), as a GSI on a table keyed `pk` could be.
+fn index_schema() -> KeySchema {
+    KeySchema {
+        partition: KeyAttribute { name: "g".into(), scalar_type: ScalarType::S },
+        sort: Some(KeyAttribute { name: "r".into(), scalar_type: ScalarType::N }),
+    }
+}
+
+#[test]
+fn select_on_an_index_plans_with_the_index_key_and_never_reads_one_item() {
+    let r = read("SELECT * FROM t.i WHERE g = 'x'", &index_schema());
+    assert_eq!((r.table.as_str(), r.index.as_deref()), ("t", Some("i")));
+    let Access::Query(kc) = &r.access else { panic!("{:?}", r.access) };
+    assert_eq!((&kc.partition, &kc.sort), (&s("x"), &None));
+    assert!(r.options.filter.is_none());
+
+    // Equalities on the whole index key still read a partition: index keys are not unique.
+    let r = read("SELECT * FROM t.i WHERE g = 'x' AND r = 2 AND v = 1", &index_schema());
+    let Access::Query(kc) = &r.access else { panic!("{:?}", r.access) };
+    assert_eq!(kc.sort, Some(SortKeyCondition::Eq(n("2"))));
+    assert_eq!(
+        r.options.filter,
+        Some(Condition::Compare(Comparator::Eq, Operand::Path(path("v")), Operand::Value(n("1"))))
+    );
+    let hash_index =
+        KeySchema { partition: KeyAttribute { name: "g".into(), scalar_type: ScalarType::S }, sort: None };
+    let r = read("SELECT * FROM t.i WHERE g = 'x'", &hash_index);
+    assert!(matches!(&r.access, Access::Query(kc) if kc.sort.is_none()), "{:?}", r.access);
+
+    let r = read("SELECT * FROM t.i WHERE g = 'x' AND r BETWEEN 1 AND 5", &index_schema());
+    assert!(matches!(&r.access, Access::Query(kc) if matches!(kc.sort, Some(SortKeyCondition::Between(..)))));
+
+    // The table's key is an ordinary attribute of the index: a Scan of the index with a filter.
+    let r = read("SELECT * FROM t.i WHERE pk = 'a'", &index_schema());
+    assert!(matches!(r.access, Access::Scan));
+    assert!(r.options.filter.is_some());
+    let r = read("SELECT * FROM t.i", &index_schema());
+    assert!(matches!(r.access, Access::Scan));
+    assert_eq!(r.index.as_deref(), Some("i"));
+
+    let e = plan_of("SELECT * FROM t.i WHERE g = 1", &[], &index_schema()).unwrap_err();
+    assert!(e.to_string().contains("does not match schema type"), "{e}");
+
+    // The same statement on the table reads one item.
+    let r = read("SELECT * FROM t WHERE pk = 'a'", &hash_schema());
+    assert!(matches!(r.access, Access::Get(_)));
+    assert_eq!(r.index, None);
+}
+
 #[test]
 fn select_partition_key_of_wrong_type_is_rejected() {
     let e = plan_of("SELECT * FROM t WHERE pk = 1 AND sk > 1", &[], &range_schema()).unwrap_err();
@@ -313,6 +396,9 @@ fn syntax_errors_name_the_problem() {
         ("SELECT * FROM t WHERE a IS 1", "Expected MISSING or NULL but found '1' at column 28"),
         ("HELLO", "Expected SELECT, INSERT, UPDATE or DELETE but found 'HELLO' at column 1"),
         ("SELECT * FROM t WHERE a = 1.2.3", "Invalid number '1.2.3'"),
+        ("SELECT * FROM \"t\".?", "Expected an index name but found '?' at column 19"),
+        ("SELECT * FROM t.", "Expected an index name but found end of statement at column 17"),
+        ("SELECT * FROM t.i.j", "Unexpected '.' at column 18"),
     ];
     for (text, detail) in cases {
         let message = err(text);
@@ -326,7 +412,6 @@ fn unsupported_statements_say_so() {
     let cases = [
         ("CREATE TABLE t", "CREATE statements are not supported"),
         ("SELECT * FROM t ORDER BY pk", "ORDER BY is not supported"),
-        ("SELECT * FROM \"t\".\"idx\"", "Secondary indexes"),
         ("INSERT INTO t VALUES {'pk': 'a'}", "INSERT with VALUES"),
         ("INSERT INTO t VALUE {'pk': 'a'}, {'pk': 'b'}", "more than one item"),
         ("DELETE FROM t WHERE pk = 'a' RETURNING ALL NEW *", "DELETE can only return ALL OLD *"),

@@ -7,12 +7,16 @@ use std::sync::Arc;
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
+use crate::changelog::ChangeEvent;
 use crate::codec;
 use crate::error::Error;
+use crate::index::IndexKind;
+use crate::key::partition_component_len;
 use crate::limits::Limits;
 use crate::schema::TableMeta;
 use crate::store::catalog::Tables;
 use crate::store::layout;
+use crate::store::log::BatchLog;
 use crate::store::{ItemWrite, WriteAction};
 use crate::value::{Item, item_size_bytes};
 
@@ -27,6 +31,10 @@ pub(crate) struct Mutation {
     pub old: Option<Item>,
     /// The item after (None removes it).
     pub new: Option<Item>,
+    /// The transaction the change belongs to, if any.
+    pub transaction_id: Option<u64>,
+    /// Trigger write-backs that led to this change (0 for a client's write).
+    pub hops: u32,
 }
 
 /// The change a mutation makes to a table's or an index's item count and size.
@@ -106,7 +114,40 @@ pub(crate) fn decide_write(
             index.spec.check_item(item, limits)?;
         }
     }
-    Ok(Mutation { table: meta.clone(), key, old, new })
+    if meta.has_local_indexes() && collection_bytes(meta, &new) > collection_bytes(meta, &old) {
+        let current = item_collection_bytes(txn, meta, &key)?;
+        let after = current + collection_bytes(meta, &new) - collection_bytes(meta, &old);
+        if after > limits.item_collection_bytes_max {
+            return Err(Error::ItemCollectionSizeLimitExceeded);
+        }
+    }
+    Ok(Mutation { table: meta.clone(), key, old, new, transaction_id: None, hops: write.hops })
+}
+
+/// What one item counts toward its item collection: the item and its local index entries.
+pub(crate) fn collection_bytes(meta: &TableMeta, item: &Option<Item>) -> u64 {
+    let Some(item) = item else { return 0 };
+    let local = meta
+        .indexes
+        .iter()
+        .filter(|i| i.spec.kind == IndexKind::Local)
+        .filter_map(|i| i.spec.entry(&meta.spec.key_schema, item))
+        .map(|(_, projected)| item_size_bytes(&projected) as u64);
+    item_size_bytes(item) as u64 + local.sum::<u64>()
+}
+
+/// The item-collection key of a table storage key (table id ++ partition component).
+pub(crate) fn collection_key(meta: &TableMeta, key: &[u8]) -> Result<Vec<u8>, Error> {
+    let len = partition_component_len(meta.spec.key_schema.partition.scalar_type, key).ok_or_else(|| {
+        Error::Corrupt(format!("a key of table {} has no partition component", meta.spec.name))
+    })?;
+    Ok(layout::item_collection_key(meta.id, &key[..len]))
+}
+
+/// The current size of the item collection holding `key`.
+fn item_collection_bytes(txn: &WriteTransaction, meta: &TableMeta, key: &[u8]) -> Result<u64, Error> {
+    let collections = txn.open_table(layout::ITEM_COLLECTIONS)?;
+    Ok(collections.get(collection_key(meta, key)?.as_slice())?.map(|g| g.value()).unwrap_or(0))
 }
 
 /// Checks an item against the size and nesting limits.
@@ -136,8 +177,13 @@ pub(crate) enum StatsTarget {
 pub(crate) fn apply(
     txn: &WriteTransaction,
     mutation: &Mutation,
+    log: &mut BatchLog,
 ) -> Result<Vec<(StatsTarget, StatsDelta)>, Error> {
     let meta = &mutation.table;
+    if mutation.old == mutation.new {
+        // A write that changes nothing writes nothing and records nothing.
+        return Ok(Vec::new());
+    }
     let name = layout::items_table_name(meta.id);
     let mut items = txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))?;
     match &mutation.new {
@@ -158,18 +204,69 @@ pub(crate) fn apply(
         }
         let name = layout::index_table_name(index.id);
         let mut entries = txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))?;
+        // Stats follow what the index really held: an index still backfilling may not have
+        // the old entry yet.
+        let mut change = StatsDelta::default();
+        let old_size = old.as_ref().map_or(0, |(_, i)| item_size_bytes(i) as i64);
         if let Some((old_key, _)) = &old
             && new.as_ref().is_none_or(|(k, _)| k != old_key)
+            && entries.remove(old_key.as_slice())?.is_some()
         {
-            entries.remove(old_key.as_slice())?;
+            change.items -= 1;
+            change.bytes -= old_size;
         }
         if let Some((new_key, projected)) = &new {
-            entries.insert(new_key.as_slice(), codec::encode_item(projected).as_slice())?;
+            let previous = entries.insert(new_key.as_slice(), codec::encode_item(projected).as_slice())?;
+            change.bytes += item_size_bytes(projected) as i64;
+            if previous.is_some() {
+                change.bytes -= old_size;
+            } else {
+                change.items += 1;
+            }
         }
-        let old_item = old.map(|(_, i)| i);
-        let new_item = new.map(|(_, i)| i);
-        deltas.push((StatsTarget::Index(index.id), delta(&old_item, &new_item)));
+        deltas.push((StatsTarget::Index(index.id), change));
     }
+    if meta.has_local_indexes() {
+        let before = collection_bytes(meta, &mutation.old);
+        let after = collection_bytes(meta, &mutation.new);
+        if before != after {
+            let mut collections = txn.open_table(layout::ITEM_COLLECTIONS)?;
+            let ckey = collection_key(meta, &mutation.key)?;
+            let current = collections.get(ckey.as_slice())?.map(|g| g.value()).unwrap_or(0);
+            let updated = (current + after).checked_sub(before).ok_or_else(|| {
+                Error::Corrupt(format!("item collection size of table {} would go negative", meta.spec.name))
+            })?;
+            if updated == 0 {
+                collections.remove(ckey.as_slice())?;
+            } else {
+                collections.insert(ckey.as_slice(), updated)?;
+            }
+        }
+    }
+    let event = match (&mutation.old, &mutation.new) {
+        (None, _) => ChangeEvent::Insert,
+        (Some(_), Some(_)) => ChangeEvent::Modify,
+        (Some(_), None) => ChangeEvent::Remove,
+    };
+    let image = mutation.new.as_ref().or(mutation.old.as_ref());
+    let keys: Item = image
+        .map(|i| {
+            i.iter()
+                .filter(|(k, _)| meta.spec.key_schema.is_key_attribute(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    log.append(
+        txn,
+        meta.id,
+        event,
+        keys,
+        mutation.old.clone(),
+        mutation.new.clone(),
+        mutation.transaction_id,
+        mutation.hops,
+    )?;
     Ok(deltas)
 }
 

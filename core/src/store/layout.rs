@@ -24,8 +24,37 @@ pub const TABLES: TableDefinition<&str, &[u8]> = TableDefinition::new("tables");
 /// Table name → (item count, size in bytes).
 pub const TABLE_STATS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("table_stats");
 
+/// Table id → the last sequence number assigned in its changelog (its high watermark).
+pub const SEQUENCES: TableDefinition<u64, u64> = TableDefinition::new("sequences");
+
+/// (table id, first seq of the shard) → the shard's creation time in milliseconds: where the
+/// DynamoDB Streams API's shards of a table begin.
+pub const SHARDS: TableDefinition<(u64, u64), u64> = TableDefinition::new("shards");
+
+/// The redb table name holding the changelog of the table with internal id `id`: seq →
+/// encoded change record.
+pub fn changelog_table_name(id: u64) -> String {
+    format!("changelog.{id:016x}")
+}
+
+/// Consumer name → its state (table, start, checkpoint) as JSON.
+pub const CONSUMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("consumers");
+
 /// Index id → (entry count, size in bytes), maintained with every commit.
 pub const INDEX_STATS: TableDefinition<u64, (u64, u64)> = TableDefinition::new("index_stats");
+
+/// Item collection sizes of tables with local secondary indexes: table id (u64 BE) ++ the
+/// partition component of the storage key → bytes of the partition's items and local index
+/// entries.
+pub const ITEM_COLLECTIONS: TableDefinition<&[u8], u64> = TableDefinition::new("item_collections");
+
+/// The key of a partition's item collection size in [`ITEM_COLLECTIONS`].
+pub fn item_collection_key(table_id: u64, partition_component: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + partition_component.len());
+    key.extend_from_slice(&table_id.to_be_bytes());
+    key.extend_from_slice(partition_component);
+    key
+}
 
 /// The redb table name holding the entries of the secondary index with internal id `id`:
 /// encoded index entry key → encoded projected item.

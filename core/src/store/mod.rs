@@ -8,9 +8,16 @@
 
 mod backfill;
 mod catalog;
+mod consumer;
 mod decide;
+mod feed;
 pub mod layout;
+mod log;
 mod read;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
 mod transact;
 mod writer;
 
@@ -31,7 +38,9 @@ use crate::schema::{BillingMode, StreamSettings, TableMeta, TableSpec, TableStat
 use crate::value::Item;
 
 pub use catalog::Catalog;
+pub use consumer::{Consumer, ConsumerStatus, StartPosition};
 pub use decide::check_item_limits;
+pub use feed::ShardStart;
 pub use layout::OpenError;
 pub use read::{Page, ReadOptions, ScanSegment};
 pub use transact::{ConditionCheck, TransactAction, TransactWrite};
@@ -49,6 +58,9 @@ pub struct ItemWrite {
     pub condition: Option<Condition>,
     /// ReturnValuesOnConditionCheckFailure = ALL_OLD.
     pub return_item_on_condition_failure: bool,
+    /// Trigger write-backs that led to this write (0 for a client's write); carried into its
+    /// change record so chains of triggers can be stopped.
+    pub hops: u32,
 }
 
 /// What an [`ItemWrite`] does to its item.
@@ -88,6 +100,8 @@ pub enum TableChange {
     Tag(BTreeMap<String, String>),
     /// Remove tags by key.
     Untag(Vec<String>),
+    /// How long change records are kept.
+    Retention(std::time::Duration),
     /// Add a global secondary index (CREATING until its backfill completes), declaring the
     /// new key attributes it uses.
     CreateIndex(IndexSpec, Vec<crate::key::KeyAttribute>),
@@ -101,6 +115,15 @@ type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 /// A request for the writer thread.
 enum Command {
+    Consumer {
+        op: consumer::ConsumerOp,
+        reply: Reply<consumer::Consumer>,
+    },
+    Trim {
+        table: String,
+        before_millis: u64,
+        reply: Reply<usize>,
+    },
     CreateTable {
         spec: Box<TableSpec>,
         indexes: Vec<IndexSpec>,
@@ -150,6 +173,8 @@ struct Inner {
     limits: Limits,
     data_dir: PathBuf,
     writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    watermarks: Arc<log::Watermarks>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Store {
@@ -163,7 +188,14 @@ impl Store {
         let db = Arc::new(db);
         let catalog = Arc::new(Catalog::load(&db)?);
         let (queue, commands) = mpsc::channel(limits.write_queue_requests_max);
-        let writer = writer::Writer::new(db.clone(), catalog.clone(), limits.clone(), clock);
+        let watermarks = Arc::new(log::Watermarks::default());
+        let writer = writer::Writer::new(
+            db.clone(),
+            catalog.clone(),
+            limits.clone(),
+            clock.clone(),
+            watermarks.clone(),
+        );
         writer.initialise()?;
         let handle = std::thread::Builder::new()
             .name("eddy-writer".into())
@@ -177,6 +209,8 @@ impl Store {
                 limits,
                 data_dir: data_dir.to_path_buf(),
                 writer: std::sync::Mutex::new(Some(handle)),
+                watermarks,
+                clock,
             }),
         };
         backfill::resume_all(&store);
@@ -214,6 +248,23 @@ impl Store {
                 TableStats { item_count, size_bytes }
             })
             .unwrap_or_default())
+    }
+
+    /// The size of the item collection holding `key` (ReturnItemCollectionMetrics), or `None`
+    /// when the table has no local secondary index and so no item collections.
+    pub fn item_collection_bytes(&self, table: &str, key: &PrimaryKey) -> Result<Option<u64>, Error> {
+        let meta = self.table(table)?;
+        if !meta.has_local_indexes() {
+            return Ok(None);
+        }
+        let ckey = decide::collection_key(&meta, &key.encode())?;
+        let txn = self.inner.db.begin_read()?;
+        let collections = match txn.open_table(layout::ITEM_COLLECTIONS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Some(0)),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(collections.get(ckey.as_slice())?.map(|g| g.value()).unwrap_or(0)))
     }
 
     /// An index's entry count and size as of the last commit.

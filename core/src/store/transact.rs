@@ -35,6 +35,9 @@ pub struct TransactWrite {
 pub enum TransactAction {
     /// Put, Update or Delete, with its optional condition.
     Write(ItemWrite),
+    /// A PartiQL INSERT: a write whose condition guards that no item has its key, so a failed
+    /// condition is reported as [`CancellationReason::DuplicateItem`].
+    Insert(ItemWrite),
     /// ConditionCheck: the condition must hold; the item is not changed.
     Check(ConditionCheck),
 }
@@ -55,14 +58,14 @@ pub struct ConditionCheck {
 impl TransactAction {
     fn table(&self) -> &str {
         match self {
-            TransactAction::Write(w) => &w.table,
+            TransactAction::Write(w) | TransactAction::Insert(w) => &w.table,
             TransactAction::Check(c) => &c.table,
         }
     }
 
     fn key(&self) -> &PrimaryKey {
         match self {
-            TransactAction::Write(w) => &w.key,
+            TransactAction::Write(w) | TransactAction::Insert(w) => &w.key,
             TransactAction::Check(c) => &c.key,
         }
     }
@@ -83,7 +86,10 @@ pub(crate) fn validate_write(actions: &[TransactAction], limits: &Limits) -> Res
     let bytes: usize = actions
         .iter()
         .map(|a| match a {
-            TransactAction::Write(ItemWrite { action: WriteAction::Put(item), .. }) => item_size_bytes(item),
+            TransactAction::Write(ItemWrite { action: WriteAction::Put(item), .. })
+            | TransactAction::Insert(ItemWrite { action: WriteAction::Put(item), .. }) => {
+                item_size_bytes(item)
+            }
             other => other.key().encode().len(),
         })
         .sum();
@@ -142,7 +148,10 @@ pub(crate) fn request_hash(actions: &[TransactAction]) -> [u8; 32] {
         field(&mut hasher, action.table().as_bytes());
         field(&mut hasher, &action.key().encode());
         match action {
-            TransactAction::Write(write) => {
+            TransactAction::Write(write) | TransactAction::Insert(write) => {
+                if matches!(action, TransactAction::Insert(_)) {
+                    field(&mut hasher, b"insert");
+                }
                 match &write.action {
                     WriteAction::Put(item) => {
                         field(&mut hasher, b"put");
@@ -204,16 +213,21 @@ pub(crate) fn decide(
     let mut cancelled = false;
     for action in actions {
         let decided = match action {
-            TransactAction::Write(write) => decide::decide_write(txn, tables, write, limits).map(|m| {
-                mutations.push(m);
-                checked.push(None);
-            }),
+            TransactAction::Write(write) | TransactAction::Insert(write) => {
+                decide::decide_write(txn, tables, write, limits).map(|m| {
+                    mutations.push(m);
+                    checked.push(None);
+                })
+            }
             TransactAction::Check(check) => decide_check(txn, tables, check).map(|item| {
                 checked.push(Some(item));
             }),
         };
         let reason = match decided {
             Ok(()) => CancellationReason::None,
+            Err(Error::ConditionalCheckFailed { .. }) if matches!(action, TransactAction::Insert(_)) => {
+                CancellationReason::DuplicateItem
+            }
             Err(Error::ConditionalCheckFailed { item }) => {
                 CancellationReason::ConditionalCheckFailed { item }
             }
@@ -343,24 +357,7 @@ mod tests {
         }
     }
 
-    /// Runs a store future on this thread: the writer thread wakes it through its reply channel.
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        struct Unpark(std::thread::Thread);
-        impl std::task::Wake for Unpark {
-            fn wake(self: Arc<Self>) {
-                self.0.unpark();
-            }
-        }
-        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
-        let mut context = std::task::Context::from_waker(&waker);
-        let mut future = std::pin::pin!(future);
-        loop {
-            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-                return output;
-            }
-            std::thread::park();
-        }
-    }
+    use crate::store::test_support::block_on;
 
     fn s(v: &str) -> AttributeValue {
         AttributeValue::S(v.into())
@@ -397,6 +394,7 @@ mod tests {
             action: WriteAction::Put(item),
             condition: cond,
             return_item_on_condition_failure: true,
+            hops: 0,
         })
     }
 
@@ -409,6 +407,7 @@ mod tests {
             action: WriteAction::Update(Some(update)),
             condition: None,
             return_item_on_condition_failure: false,
+            hops: 0,
         })
     }
 

@@ -15,7 +15,8 @@ use crate::limits::Limits;
 use crate::schema::{BillingMode, TableMeta, TableStats};
 use crate::store::catalog::{Catalog, Tables};
 use crate::store::decide::{self, Mutation, StatsDelta, StatsTarget};
-use crate::store::{Command, TableChange, WriteOutcome, backfill, layout, transact};
+use crate::store::log::{self, BatchLog, Watermarks};
+use crate::store::{Command, TableChange, WriteOutcome, backfill, consumer, layout, transact};
 
 /// Sends a command's result once the batch's fate is known: `None` means the commit is durable.
 type Pending = Box<dyn FnOnce(Option<String>) + Send>;
@@ -25,6 +26,7 @@ pub(crate) struct Writer {
     catalog: Arc<Catalog>,
     limits: Limits,
     clock: Arc<dyn Clock>,
+    watermarks: Arc<Watermarks>,
 }
 
 /// What one batch has done so far, before its commit.
@@ -33,6 +35,10 @@ struct Batch {
     tables_changed: bool,
     stats: HashMap<StatsTarget, StatsDelta>,
     pending: Vec<Pending>,
+    /// Change records appended so far, with their seqs.
+    log: BatchLog,
+    /// Tables deleted in this batch: their followers are told after the commit.
+    deleted: Vec<u64>,
 }
 
 impl Writer {
@@ -41,8 +47,9 @@ impl Writer {
         catalog: Arc<Catalog>,
         limits: Limits,
         clock: Arc<dyn Clock>,
+        watermarks: Arc<Watermarks>,
     ) -> Self {
-        Writer { db, catalog, limits, clock }
+        Writer { db, catalog, limits, clock, watermarks }
     }
 
     /// Runs until every sender is gone, committing a batch per loop.
@@ -93,6 +100,8 @@ impl Writer {
             tables_changed: false,
             stats: HashMap::new(),
             pending: Vec::new(),
+            log: BatchLog::new(self.clock.now_millis(), self.limits.shard_period.as_millis() as u64),
+            deleted: Vec::new(),
         };
         let txn = match self.db.begin_write() {
             Ok(mut txn) => match txn.set_durability(Durability::Immediate) {
@@ -139,6 +148,13 @@ impl Writer {
         if outcome.is_none() && batch.tables_changed {
             self.catalog.publish(batch.tables.clone());
         }
+        if outcome.is_none() {
+            // Followers learn of new records only once they are durable.
+            self.watermarks.publish(batch.log.appended());
+            for table_id in &batch.deleted {
+                self.watermarks.close(*table_id);
+            }
+        }
         for pending in batch.pending {
             pending(outcome.clone());
         }
@@ -146,6 +162,7 @@ impl Writer {
 
     /// Writes the batch's stats changes and commits durably.
     fn finish(&self, txn: WriteTransaction, batch: &Batch) -> Result<(), Error> {
+        batch.log.finish(&txn)?;
         {
             let mut stats = txn.open_table(layout::TABLE_STATS)?;
             let mut index_stats = txn.open_table(layout::INDEX_STATS)?;
@@ -199,7 +216,12 @@ impl Writer {
                 let result = match decision {
                     transact::Decision::Replay(outcomes) => Ok(outcomes),
                     transact::Decision::Rejected(rejected) => Err(rejected),
-                    transact::Decision::Apply { mutations, checked } => {
+                    transact::Decision::Apply { mut mutations, checked } => {
+                        // Every record of one transaction carries the same transaction id.
+                        let transaction_id = allocate_counter(txn, "next_transaction_id")?;
+                        for mutation in &mut mutations {
+                            mutation.transaction_id = Some(transaction_id);
+                        }
                         // The actions' items are distinct, so deciding all before applying any
                         // is the same as running them one after another.
                         let applied = self.apply_all(txn, batch, Ok(mutations))?;
@@ -229,6 +251,23 @@ impl Writer {
                 let result = self.delete_table(txn, batch, &name)?;
                 batch.pending.push(deferred(reply, result));
             }
+            Command::Consumer { op, reply } => {
+                let table = match &op {
+                    consumer::ConsumerOp::Create { table, .. } => batch.tables.get(table).cloned(),
+                    _ => None,
+                };
+                let result = consumer::execute(txn, table.as_deref(), op, self.clock.now_millis())?;
+                batch.pending.push(deferred(reply, result));
+            }
+            Command::Trim { table, before_millis, reply } => {
+                let result = match batch.tables.get(&table) {
+                    Some(meta) => {
+                        Ok(log::trim(txn, meta.id, before_millis, self.limits.trim_step_records_max)?)
+                    }
+                    None => Ok(0),
+                };
+                batch.pending.push(deferred(reply, result));
+            }
             Command::Backfill { table, index_id, after, reply } => {
                 let result = self.backfill(txn, batch, &table, index_id, after)?;
                 batch.pending.push(deferred(reply, result));
@@ -255,7 +294,7 @@ impl Writer {
         };
         let mut outcomes = Vec::with_capacity(mutations.len());
         for mutation in mutations {
-            for (target, delta) in decide::apply(txn, &mutation)? {
+            for (target, delta) in decide::apply(txn, &mutation, &mut batch.log)? {
                 let total = batch.stats.entry(target).or_default();
                 total.items += delta.items;
                 total.bytes += delta.bytes;
@@ -285,12 +324,17 @@ impl Writer {
             }));
         }
         let id = allocate_id(txn)?;
+        log::start_table(txn, id)?;
         let mut index_metas = Vec::with_capacity(indexes.len());
         for spec in indexes {
             let index_id = allocate_id(txn)?;
             txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&layout::index_table_name(index_id)))?;
             txn.open_table(layout::INDEX_STATS)?.insert(index_id, (0, 0))?;
             index_metas.push(IndexMeta { spec, id: index_id, status: IndexStatus::Active });
+        }
+        let mut spec = spec;
+        if let Some(stream) = spec.stream.as_mut() {
+            stream.first_seq = log::last_seq(txn, id)? + 1;
         }
         let table = TableMeta {
             spec,
@@ -300,6 +344,8 @@ impl Writer {
             last_increase_millis: None,
             last_decrease_millis: None,
             decreases_today: 0,
+            retention_millis: None,
+            past_streams: Vec::new(),
             indexes: index_metas,
         };
         self.store_meta(txn, &table)?;
@@ -330,11 +376,19 @@ impl Writer {
             TableStats { item_count, size_bytes }
         };
         txn.open_table(layout::TABLES)?.remove(name)?;
+        log::drop_table(txn, table.id)?;
+        consumer::stop_for_table(txn, table.id, name)?;
+        batch.deleted.push(table.id);
         txn.delete_table(TableDefinition::<&[u8], &[u8]>::new(&layout::items_table_name(table.id)))?;
         batch.stats.retain(|target, _| match target {
             StatsTarget::Table(id) => *id != table.id,
             StatsTarget::Index(id) => !table.indexes.iter().any(|i| i.id == *id),
         });
+        if table.has_local_indexes() {
+            let mut collections = txn.open_table(layout::ITEM_COLLECTIONS)?;
+            let (start, end) = (table.id.to_be_bytes(), (table.id + 1).to_be_bytes());
+            collections.retain_in::<&[u8], _>(start.as_slice()..end.as_slice(), |_, _| false)?;
+        }
         for index in &table.indexes {
             txn.delete_table(TableDefinition::<&[u8], &[u8]>::new(&layout::index_table_name(index.id)))?;
             txn.open_table(layout::INDEX_STATS)?.remove(index.id)?;
@@ -376,7 +430,21 @@ impl Writer {
                     }
                     table.spec.billing = billing;
                 }
-                TableChange::Stream(stream) => table.spec.stream = stream,
+                TableChange::Stream(mut stream) => {
+                    // A stream shows the records committed while it is enabled.
+                    let high_watermark = log::last_seq(txn, table.id)?;
+                    if let Some(mut old) = table.spec.stream.take() {
+                        old.last_seq = Some(high_watermark);
+                        table.past_streams.push(old);
+                    }
+                    if let Some(s) = stream.as_mut() {
+                        s.first_seq = high_watermark + 1;
+                    }
+                    table.spec.stream = stream;
+                }
+                TableChange::Retention(retention) => {
+                    table.retention_millis = Some(retention.as_millis() as u64)
+                }
                 TableChange::DeletionProtection(on) => table.spec.deletion_protection = on,
                 TableChange::TableClass(class) => table.spec.table_class = class,
                 TableChange::Tag(tags) => table.spec.tags.extend(tags),
@@ -460,12 +528,17 @@ fn not_found(name: &str) -> Error {
 
 /// The next internal id for a table or an index; ids are never reused.
 fn allocate_id(txn: &WriteTransaction) -> Result<u64, Error> {
+    allocate_counter(txn, "next_table_id")
+}
+
+/// The next value of a store-wide counter in `meta` (starting at 1, never reused).
+fn allocate_counter(txn: &WriteTransaction, name: &str) -> Result<u64, Error> {
     let mut meta = txn.open_table(layout::META)?;
-    let next = match meta.get("next_table_id")? {
+    let next = match meta.get(name)? {
         Some(g) => g.value().try_into().map(u64::from_le_bytes).map_err(|_| corrupt_meta())?,
         None => 1,
     };
-    meta.insert("next_table_id", (next + 1).to_le_bytes().as_slice())?;
+    meta.insert(name, (next + 1).to_le_bytes().as_slice())?;
     Ok(next)
 }
 
@@ -502,5 +575,7 @@ fn fail(command: Command, reason: &str) {
         Command::DeleteTable { reply, .. } => reply.send(Err(error())).is_ok(),
         Command::AlterTable { reply, .. } => reply.send(Err(error())).is_ok(),
         Command::Backfill { reply, .. } => reply.send(Err(error())).is_ok(),
+        Command::Trim { reply, .. } => reply.send(Err(error())).is_ok(),
+        Command::Consumer { reply, .. } => reply.send(Err(error())).is_ok(),
     };
 }

@@ -1,5 +1,6 @@
 //! BatchGetItem and BatchWriteItem.
 
+use crate::ops::items::index_writes_of;
 use std::collections::{BTreeMap, BTreeSet};
 
 use eddy_core::store::{ItemWrite, WriteAction};
@@ -225,6 +226,7 @@ pub(super) async fn batch_write_item(state: &AppState, input: BatchWriteInput) -
                 action,
                 condition: None,
                 return_item_on_condition_failure: false,
+                hops: 0,
             });
         }
     }
@@ -236,7 +238,12 @@ pub(super) async fn batch_write_item(state: &AppState, input: BatchWriteInput) -
         let mut consumed: BTreeMap<String, ConsumedCapacity> = BTreeMap::new();
         for (table, outcome) in tables.iter().zip(&outcomes) {
             let size = |item: &Option<eddy_core::Item>| item.as_ref().map(item_size_bytes);
-            let write = ConsumedCapacity::item_write(table, size(&outcome.old), size(&outcome.new), &[]);
+            let write = ConsumedCapacity::item_write(
+                table,
+                size(&outcome.old),
+                size(&outcome.new),
+                &index_writes_of(state, table, outcome),
+            );
             consumed.entry(table.clone()).or_insert_with(|| ConsumedCapacity::new(table)).merge(&write);
         }
         if let (Some(capacity), Some(map)) = (capacity::per_table(detail, &consumed), body.as_object_mut()) {

@@ -316,7 +316,12 @@ fn stream_settings(spec: StreamSpecification) -> Result<Option<StreamSettings>, 
                     "1 validation error detected: Value '{view}' at 'streamSpecification.streamViewType' failed to satisfy constraint: Member must satisfy enum value set: [NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY]"
                 ))
             })?;
-            Ok(Some(StreamSettings { view_type, label: iso8601_millis(now_millis()) }))
+            Ok(Some(StreamSettings {
+                view_type,
+                label: iso8601_millis(now_millis()),
+                first_seq: 0,
+                last_seq: None,
+            }))
         }
         (true, None) => Err(ApiError::validation(
             "One or more parameter values were invalid: You must specify a StreamViewType when enabling a stream",

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use eddy_core::capacity::{Consistency, ConsumedCapacity, Detail};
+use eddy_core::capacity::{Consistency, ConsumedCapacity, Detail, IndexWrite, index_writes};
 use eddy_core::expr::{ExpressionKind, Projection};
 use eddy_core::store::{ItemWrite, WriteAction, WriteOutcome};
 use eddy_core::value::item_size_bytes;
@@ -96,18 +96,71 @@ struct AttributesBody<'a> {
     attributes: Option<WireItem<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     consumed_capacity: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_collection_metrics: Option<serde_json::Value>,
 }
 
-fn attributes(item: Option<&Item>, consumed_capacity: Option<serde_json::Value>) -> AttributesBody<'_> {
-    AttributesBody { attributes: item.filter(|i| !i.is_empty()).map(WireItem), consumed_capacity }
+fn attributes(
+    item: Option<&Item>,
+    consumed_capacity: Option<serde_json::Value>,
+    item_collection_metrics: Option<serde_json::Value>,
+) -> AttributesBody<'_> {
+    AttributesBody {
+        attributes: item.filter(|i| !i.is_empty()).map(WireItem),
+        consumed_capacity,
+        item_collection_metrics,
+    }
 }
 
-/// The write capacity of one item write, when asked for. Until secondary indexes report their
-/// entry changes, the table's share is the whole.
-fn write_capacity(detail: Option<Detail>, table: &str, outcome: &WriteOutcome) -> Option<serde_json::Value> {
+/// ItemCollectionMetrics after a write, when asked for and the table has local secondary
+/// indexes (only such tables have bounded item collections, as in DynamoDB).
+pub(super) fn collection_metrics(
+    state: &AppState,
+    table: &str,
+    key: &PrimaryKey,
+    wanted: bool,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    if !wanted {
+        return Ok(None);
+    }
+    let Some(bytes) = state.store().item_collection_bytes(table, key)? else {
+        return Ok(None);
+    };
+    let meta = state.store().table(table)?;
+    let mut collection_key = Item::new();
+    collection_key.insert(meta.spec.key_schema.partition.name.clone(), key.partition.clone());
+    let lower = (bytes as f64 / GIB).floor();
+    Ok(Some(serde_json::json!({
+        "ItemCollectionKey": serde_json::to_value(WireItem(&collection_key)).unwrap_or_default(),
+        "SizeEstimateRangeGB": [lower, lower + 1.0],
+    })))
+}
+
+/// The index entry changes of a committed write (none when the table is gone since).
+pub(super) fn index_writes_of(state: &AppState, table: &str, outcome: &WriteOutcome) -> Vec<IndexWrite> {
+    match state.store().table(table) {
+        Ok(meta) => index_writes(&meta, outcome.old.as_ref(), outcome.new.as_ref()),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The write capacity of one item write, when asked for: the table's share and each changed
+/// index entry's.
+fn write_capacity(
+    state: &AppState,
+    detail: Option<Detail>,
+    table: &str,
+    outcome: &WriteOutcome,
+) -> Option<serde_json::Value> {
     capacity::single(detail, || {
         let size = |item: &Option<Item>| item.as_ref().map(item_size_bytes);
-        ConsumedCapacity::item_write(table, size(&outcome.old), size(&outcome.new), &[])
+        ConsumedCapacity::item_write(
+            table,
+            size(&outcome.old),
+            size(&outcome.new),
+            &index_writes_of(state, table, outcome),
+        )
     })
 }
 
@@ -155,17 +208,20 @@ pub(super) async fn put_item(state: &AppState, mut input: PutItemInput) -> Resul
     let condition = condition.or(input.legacy.expected()?);
     expressions.finish()?;
     let key = put_item_key(state, &table, &item)?;
+    let wants_metrics = input.legacy.wants_item_collection_metrics();
     let write = ItemWrite {
         table: table.clone(),
-        key,
+        key: key.clone(),
         action: WriteAction::Put(item),
         condition,
         return_item_on_condition_failure: on_failure,
+        hops: 0,
     };
     let outcome = state.store().write(write).await?;
-    let consumed = write_capacity(detail, &table, &outcome);
+    let consumed = write_capacity(state, detail, &table, &outcome);
+    let metrics = collection_metrics(state, &table, &key, wants_metrics)?;
     let old = (returns == ReturnValues::AllOld).then_some(outcome.old).flatten();
-    respond(&attributes(old.as_ref(), consumed))
+    respond(&attributes(old.as_ref(), consumed, metrics))
 }
 
 #[derive(Deserialize)]
@@ -281,6 +337,8 @@ pub(super) async fn update_item(state: &AppState, mut input: UpdateItemInput) ->
     let update = update.or(input.legacy.attribute_updates()?);
     expressions.finish()?;
     let key = request_key(state, &table, input.key)?;
+    let metrics_key = key.clone();
+    let wants_metrics = input.legacy.wants_item_collection_metrics();
     let updated_paths = update.as_ref().map(|u| u.updated_paths());
     let write = ItemWrite {
         table: table.clone(),
@@ -288,9 +346,10 @@ pub(super) async fn update_item(state: &AppState, mut input: UpdateItemInput) ->
         action: WriteAction::Update(update),
         condition,
         return_item_on_condition_failure: on_failure,
+        hops: 0,
     };
     let outcome = state.store().write(write).await?;
-    let consumed = write_capacity(detail, &table, &outcome);
+    let consumed = write_capacity(state, detail, &table, &outcome);
     let returned = match returns {
         ReturnValues::None => None,
         ReturnValues::AllOld => outcome.old,
@@ -298,7 +357,8 @@ pub(super) async fn update_item(state: &AppState, mut input: UpdateItemInput) ->
         ReturnValues::UpdatedOld => project(outcome.old, updated_paths.as_ref()),
         ReturnValues::UpdatedNew => project(outcome.new, updated_paths.as_ref()),
     };
-    respond(&attributes(returned.as_ref(), consumed))
+    let metrics = collection_metrics(state, &table, &metrics_key, wants_metrics)?;
+    respond(&attributes(returned.as_ref(), consumed, metrics))
 }
 
 /// The updated attributes of an item (nothing without an update expression).
@@ -339,15 +399,18 @@ pub(super) async fn delete_item(state: &AppState, mut input: DeleteItemInput) ->
     let condition = condition.or(input.legacy.expected()?);
     expressions.finish()?;
     let key = request_key(state, &table, input.key)?;
+    let wants_metrics = input.legacy.wants_item_collection_metrics();
     let write = ItemWrite {
         table: table.clone(),
-        key,
+        key: key.clone(),
         action: WriteAction::Delete,
         condition,
         return_item_on_condition_failure: on_failure,
+        hops: 0,
     };
     let outcome = state.store().write(write).await?;
-    let consumed = write_capacity(detail, &table, &outcome);
+    let consumed = write_capacity(state, detail, &table, &outcome);
+    let metrics = collection_metrics(state, &table, &key, wants_metrics)?;
     let old = (returns == ReturnValues::AllOld).then_some(outcome.old).flatten();
-    respond(&attributes(old.as_ref(), consumed))
+    respond(&attributes(old.as_ref(), consumed, metrics))
 }

@@ -4,9 +4,9 @@
 //! parameters. The response-shaping parameters ReturnConsumedCapacity and
 //! ReturnItemCollectionMetrics are read here too, since every data-plane request carries them.
 //!
-//! ReturnItemCollectionMetrics = SIZE is accepted and returns no ItemCollectionMetrics: DynamoDB
-//! reports item collections only for tables with local secondary indexes, and Eddy's tables
-//! have none yet.
+//! ReturnItemCollectionMetrics = SIZE is accepted and returns no ItemCollectionMetrics:
+//! DynamoDB reports item collections only for tables with local secondary indexes, and Eddy
+//! does not measure them yet, so only tables without local indexes get DynamoDB's answer.
 
 use std::collections::BTreeMap;
 
@@ -248,13 +248,17 @@ impl LegacyParameters {
         }
     }
 
-    /// Checks ReturnItemCollectionMetrics (SIZE returns nothing for tables without local
-    /// secondary indexes, which is every Eddy table for now).
+    /// Checks ReturnItemCollectionMetrics (SIZE is accepted; see the module docs).
     pub(super) fn check_item_collection_metrics(&self) -> Result<(), ApiError> {
         match self.return_item_collection_metrics.as_deref() {
             None | Some("NONE" | "SIZE") => Ok(()),
             Some(other) => Err(enum_error(other, "returnItemCollectionMetrics", "[SIZE, NONE]")),
         }
+    }
+
+    /// ReturnItemCollectionMetrics = SIZE.
+    pub(super) fn wants_item_collection_metrics(&self) -> bool {
+        self.return_item_collection_metrics.as_deref() == Some("SIZE")
     }
 
     /// The response parameters every operation checks: ReturnItemCollectionMetrics and

@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN_BASE64;
+use eddy_core::index::IndexKind;
 use eddy_core::partiql::{
     self, Access, BATCH_STATEMENTS_MAX, Plan, ReadPlan, Returning, STATEMENT_BYTES_MAX, Statement,
     TRANSACTION_STATEMENTS_MAX, WriteKind, WritePlan,
@@ -26,7 +27,7 @@ const CLIENT_REQUEST_TOKEN_CHARS_MAX: usize = 36;
 pub(super) struct ExecuteStatementInput {
     statement: Option<String>,
     parameters: Option<Vec<RawValue>>,
-    #[allow(dead_code, reason = "every read is strongly consistent, so the flag changes nothing")]
+    /// Every read is strongly consistent; the flag only matters where DynamoDB forbids it.
     consistent_read: Option<bool>,
     next_token: Option<String>,
     return_consumed_capacity: Option<String>,
@@ -69,7 +70,6 @@ pub(super) struct ExecuteTransactionInput {
 
 /// A statement parsed and lowered against its table.
 struct Prepared {
-    table: String,
     plan: Plan,
 }
 
@@ -124,10 +124,10 @@ fn lower(
     statement: &Statement,
     parameters: &[AttributeValue],
 ) -> Result<Prepared, ApiError> {
-    let table = statement.table().to_string();
-    let meta = state.store().table(&table)?;
-    let plan = partiql::plan(statement, parameters, &meta.spec.key_schema, state.store().limits())?;
-    Ok(Prepared { table, plan })
+    let meta = state.store().table(statement.table())?;
+    let schema = statement.key_schema(&meta)?;
+    let plan = partiql::plan(statement, parameters, schema, state.store().limits())?;
+    Ok(Prepared { plan })
 }
 
 fn return_on_failure(value: Option<&str>, at: &str) -> Result<bool, ApiError> {
@@ -170,14 +170,41 @@ fn encode_next_token(key: &Item) -> String {
     TOKEN_BASE64.encode(serde_json::to_vec(&WireItem(key)).unwrap_or_default())
 }
 
-fn decode_next_token(state: &AppState, table: &str, token: &str) -> Result<Item, ApiError> {
+/// The key a NextToken names: the table key, plus the index key when reading an index.
+fn decode_next_token(state: &AppState, read: &ReadPlan, token: &str) -> Result<Item, ApiError> {
     let invalid = || ApiError::validation("The provided NextToken is invalid");
     let bytes = TOKEN_BASE64.decode(token.trim_end_matches('=')).map_err(|_| invalid())?;
     let raw: RawItem = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     let key = item_from_raw(raw).map_err(|_| invalid())?;
-    let meta = state.store().table(table)?;
-    meta.spec.key_schema.key_from_request(&key, state.store().limits()).map_err(|_| invalid())?;
+    let meta = state.store().table(&read.table)?;
+    let table_key = &meta.spec.key_schema;
+    match read.index.as_deref().and_then(|name| meta.index(name)) {
+        Some(index) => {
+            index.spec.entry_key_from_start(table_key, &key).ok_or_else(invalid)?;
+        }
+        None => {
+            table_key.key_from_request(&key, state.store().limits()).map_err(|_| invalid())?;
+        }
+    }
     Ok(key)
+}
+
+/// ConsistentRead on a global secondary index is refused, as for Query and Scan.
+fn check_consistent_read(
+    state: &AppState,
+    read: &ReadPlan,
+    consistent: Option<bool>,
+) -> Result<(), ApiError> {
+    let Some(name) = read.index.as_deref().filter(|_| consistent == Some(true)) else {
+        return Ok(());
+    };
+    let meta = state.store().table(&read.table)?;
+    if meta.index(name).is_some_and(|index| index.spec.kind == IndexKind::Global) {
+        return Err(ApiError::validation(
+            "Strongly consistent read is not supported on Global Secondary Indexes",
+        ));
+    }
+    Ok(())
 }
 
 /// A point read with the statement's filter and projection applied.
@@ -217,6 +244,7 @@ pub(super) async fn execute_statement(
     let prepared = prepare(state, input.statement, input.parameters, "")?;
     match prepared.plan {
         Plan::Read(mut read) => {
+            check_consistent_read(state, &read, input.consistent_read)?;
             let page = match &read.access {
                 Access::Get(key) => {
                     let item = get_filtered(state, &read, key)?;
@@ -225,14 +253,14 @@ pub(super) async fn execute_statement(
                 Access::Query(_) | Access::Scan => {
                     read.options.limit = limit;
                     if let Some(token) = &input.next_token {
-                        read.options.exclusive_start =
-                            Some(decode_next_token(state, &prepared.table, token)?);
+                        read.options.exclusive_start = Some(decode_next_token(state, &read, token)?);
                     }
                     let store = state.store().clone();
                     blocking(move || {
+                        let index = read.index.as_deref();
                         Ok(match &read.access {
-                            Access::Query(kc) => store.query(&read.table, None, kc, &read.options)?,
-                            _ => store.scan(&read.table, None, &read.options, None)?,
+                            Access::Query(kc) => store.query(&read.table, index, kc, &read.options)?,
+                            _ => store.scan(&read.table, index, &read.options, None)?,
                         })
                     })
                     .await?
@@ -442,7 +470,14 @@ pub(super) async fn execute_transaction(
             .collect();
         return respond(&json!({ "Responses": responses }));
     }
-    let actions = writes.into_iter().map(|w| TransactAction::Write(w.write)).collect();
+    let actions = writes
+        .into_iter()
+        .map(|w| match w.kind {
+            // A failed INSERT is reported as DuplicateItem, not ConditionalCheckFailed.
+            WriteKind::Insert => TransactAction::Insert(w.write),
+            WriteKind::Update | WriteKind::Delete => TransactAction::Write(w.write),
+        })
+        .collect();
     state.store().transact_write(TransactWrite { actions, token: input.client_request_token }).await?;
     respond(&json!({}))
 }

@@ -1,15 +1,18 @@
 //! TransactWriteItems and TransactGetItems: each action is checked like its single-item
 //! operation, then the whole transaction goes to the store in one piece.
 
+use crate::ops::items::index_writes_of;
 use std::collections::BTreeMap;
 
+use eddy_core::capacity::{Consistency, ConsumedCapacity, Detail};
 use eddy_core::expr::{ExpressionKind, Projection};
 use eddy_core::store::{ConditionCheck, ItemWrite, TransactAction, TransactWrite, WriteAction};
+use eddy_core::value::item_size_bytes;
 use serde::{Deserialize, Serialize};
 
 use super::expressions::Expressions;
 use super::items::{put_item_key, request_key};
-use super::{point_read, required, respond};
+use super::{capacity, point_read, required, respond};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::wire::value::{RawItem, RawValue, WireItem, item_from_raw};
@@ -54,7 +57,7 @@ pub(super) async fn transact_write_items(
     state: &AppState,
     input: TransactWriteInput,
 ) -> Result<Vec<u8>, ApiError> {
-    check_return_parameters(
+    let detail = check_return_parameters(
         input.return_consumed_capacity.as_deref(),
         input.return_item_collection_metrics.as_deref(),
     )?;
@@ -81,8 +84,35 @@ pub(super) async fn transact_write_items(
         };
         actions.push(action);
     }
-    state.store().transact_write(TransactWrite { actions, token: input.client_request_token }).await?;
-    respond(&serde_json::json!({}))
+    let tables: Vec<String> = actions.iter().map(action_table).collect();
+    let outcomes =
+        state.store().transact_write(TransactWrite { actions, token: input.client_request_token }).await?;
+    let mut consumed: BTreeMap<String, ConsumedCapacity> = BTreeMap::new();
+    for (table, outcome) in tables.iter().zip(&outcomes) {
+        // Every action, a ConditionCheck too, is a transactional write of the item it touches.
+        let size = |item: &Option<eddy_core::Item>| item.as_ref().map(item_size_bytes);
+        let write = ConsumedCapacity::item_write(
+            table,
+            size(&outcome.old),
+            size(&outcome.new),
+            &index_writes_of(state, table, outcome),
+        );
+        consumed
+            .entry(table.clone())
+            .or_insert_with(|| ConsumedCapacity::new(table))
+            .merge(&write.transactional());
+    }
+    match capacity::per_table(detail, &consumed) {
+        Some(c) => respond(&serde_json::json!({ "ConsumedCapacity": c })),
+        None => respond(&serde_json::json!({})),
+    }
+}
+
+fn action_table(action: &TransactAction) -> String {
+    match action {
+        TransactAction::Check(check) => check.table.clone(),
+        TransactAction::Write(write) | TransactAction::Insert(write) => write.table.clone(),
+    }
 }
 
 fn condition_check(state: &AppState, input: ActionInput, at: &str) -> Result<TransactAction, ApiError> {
@@ -119,6 +149,7 @@ fn put_action(state: &AppState, input: ActionInput, at: &str) -> Result<Transact
         action: WriteAction::Put(item),
         condition,
         return_item_on_condition_failure: on_failure,
+        hops: 0,
     }))
 }
 
@@ -139,6 +170,7 @@ fn update_action(state: &AppState, input: ActionInput, at: &str) -> Result<Trans
         action: WriteAction::Update(update),
         condition,
         return_item_on_condition_failure: on_failure,
+        hops: 0,
     }))
 }
 
@@ -157,6 +189,7 @@ fn delete_action(state: &AppState, input: ActionInput, at: &str) -> Result<Trans
         action: WriteAction::Delete,
         condition,
         return_item_on_condition_failure: on_failure,
+        hops: 0,
     }))
 }
 
@@ -194,7 +227,7 @@ pub(super) async fn transact_get_items(
     state: &AppState,
     input: TransactGetInput,
 ) -> Result<Vec<u8>, ApiError> {
-    check_return_parameters(input.return_consumed_capacity.as_deref(), None)?;
+    let detail = check_return_parameters(input.return_consumed_capacity.as_deref(), None)?;
     let items = required(input.transact_items, "transactItems")?;
     check_count(items.len(), state.store().limits().transact_actions_max)?;
     let mut lookups = Vec::with_capacity(items.len());
@@ -211,6 +244,12 @@ pub(super) async fn transact_get_items(
     }
     let store = state.store();
     let found = point_read(|| Ok(store.transact_get(&lookups)?))?;
+    let mut consumed: BTreeMap<String, ConsumedCapacity> = BTreeMap::new();
+    for ((table, _), item) in lookups.iter().zip(&found) {
+        let size = item.as_ref().map_or(0, item_size_bytes);
+        let read = ConsumedCapacity::table_read(table, size, Consistency::Strong).transactional();
+        consumed.entry(table.clone()).or_insert_with(|| ConsumedCapacity::new(table)).merge(&read);
+    }
     let items: Vec<_> = found
         .into_iter()
         .zip(&projections)
@@ -221,7 +260,10 @@ pub(super) async fn transact_get_items(
         .collect();
     let responses: Vec<ItemResponse<'_>> =
         items.iter().map(|item| ItemResponse { item: item.as_ref().map(WireItem) }).collect();
-    respond(&serde_json::json!({ "Responses": responses }))
+    match capacity::per_table(detail, &consumed) {
+        Some(c) => respond(&serde_json::json!({ "Responses": responses, "ConsumedCapacity": c })),
+        None => respond(&serde_json::json!({ "Responses": responses })),
+    }
 }
 
 /// The table name of one action, checked.
@@ -271,12 +313,15 @@ fn check_token(token: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// ReturnConsumedCapacity and ReturnItemCollectionMetrics: NONE works; the others are not
-/// built yet and are rejected naming them.
-fn check_return_parameters(capacity: Option<&str>, metrics: Option<&str>) -> Result<(), ApiError> {
+/// ReturnConsumedCapacity (transactional prices: twice the plain ones) and
+/// ReturnItemCollectionMetrics (SIZE returns nothing until tables have local secondary indexes
+/// reporting item collections).
+fn check_return_parameters(
+    capacity: Option<&str>,
+    metrics: Option<&str>,
+) -> Result<Option<Detail>, ApiError> {
     match metrics {
-        None | Some("NONE") => {}
-        Some("SIZE") => return Err(ApiError::unsupported("ReturnItemCollectionMetrics=SIZE")),
+        None | Some("NONE" | "SIZE") => {}
         Some(other) => {
             return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{other}' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"
@@ -284,8 +329,9 @@ fn check_return_parameters(capacity: Option<&str>, metrics: Option<&str>) -> Res
         }
     }
     match capacity {
-        None | Some("NONE") => Ok(()),
-        Some(v @ ("TOTAL" | "INDEXES")) => Err(ApiError::unsupported(&format!("ReturnConsumedCapacity={v}"))),
+        None | Some("NONE") => Ok(None),
+        Some("TOTAL") => Ok(Some(Detail::Total)),
+        Some("INDEXES") => Ok(Some(Detail::Indexes)),
         Some(other) => Err(ApiError::validation(format!(
             "1 validation error detected: Value '{other}' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]"
         ))),

@@ -1,0 +1,5 @@
+//! Eddy's own REST API under `/v1`: PascalCase JSON bodies like the AWS APIs, errors as
+//! `{"__type": ..., "message": ...}` with HTTP statuses, documented in `docs/api.md`.
+
+pub mod dev;
+pub mod response;
