@@ -66,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(health).post(dynamodb))
         .route("/healthz", get(health))
         .route("/v1/dev/clock", axum::routing::post(crate::v1::dev::advance_clock))
+        .route("/v1/tables/{table}/retention", get(crate::v1::retention::get).put(crate::v1::retention::put))
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
         .with_state(state)
 }

@@ -5,4 +5,17 @@
 //! `eddy-core` in the same transaction as the data it describes. The change-record [`filter`]
 //! engine is already here, shared by subscriptions, triggers and sinks.
 
+pub mod api;
+pub mod error;
 pub mod filter;
+pub mod iterator;
+pub mod limits;
+pub mod record;
+pub mod shard;
+pub mod source;
+pub mod stream;
+
+pub use api::StreamsApi;
+pub use error::StreamsError;
+pub use limits::Limits;
+pub use source::StreamSource;

@@ -255,13 +255,9 @@ pub(crate) fn scan(
     };
     let lower = match &options.exclusive_start {
         Some(start) => {
-            let start = source.start_key(meta, start, limits)?;
-            if !in_segment(&start) {
-                return Err(Error::validation(
-                    "The provided Exclusive start key does not map to the provided segment",
-                ));
-            }
-            Bound::Excluded(start)
+            // A segment's page may end on a key of another segment (see `collect_page`), so
+            // the start key is not required to map to this segment.
+            Bound::Excluded(source.start_key(meta, start, limits)?)
         }
         None => Bound::Unbounded,
     };
@@ -294,9 +290,22 @@ fn collect_page<'a>(
     let mut page = Page::default();
     let mut last: Option<(Vec<u8>, Item)> = None;
     let mut stopped = false;
+    let mut skipped_bytes = 0;
     for entry in entries {
         let (key, value) = entry?;
         if !include(key.value()) {
+            // Entries of other segments cost reading too: they count toward the page's budget,
+            // so a segment's page is bounded even when few entries belong to it.
+            skipped_bytes += key.value().len() + value.value().len();
+            if page.scanned_bytes + skipped_bytes >= limits.page_bytes_max {
+                let item = decode(table, value.value())?;
+                let entry_key = match source {
+                    Source::Table => Item::new(),
+                    Source::Index(index) => index.spec.entry_key_item(&meta.spec.key_schema, &item),
+                };
+                page.last_evaluated_key = Some(source.last_key(meta, table, key.value(), &entry_key)?);
+                return Ok(page);
+            }
             continue;
         }
         if stopped {
