@@ -52,6 +52,15 @@ pub enum Error {
     /// indexes) past its size limit; nothing was written.
     #[error("Item collection size limit exceeded")]
     ItemCollectionSizeLimitExceeded,
+    /// One write of a sequence committed together (a consumer's batch) was rejected, so none
+    /// of them, nor the checkpoint, was written.
+    #[error("write {index} was rejected: {reason}")]
+    WriteRejected {
+        /// Position of the rejected write in the sequence.
+        index: usize,
+        /// Why it was rejected.
+        reason: Box<Error>,
+    },
     /// The writer did not accept the request in time or has stopped; nothing was written.
     #[error("{message}")]
     Unavailable {

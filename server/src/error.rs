@@ -41,6 +41,10 @@ pub enum ErrorKind {
     InternalServerError,
     /// The server cannot take the request now.
     ServiceUnavailable,
+    /// A DynamoDB Streams shard iterator outlived its 15 minutes.
+    ExpiredIterator,
+    /// A DynamoDB Streams read reached records already trimmed.
+    TrimmedDataAccess,
 }
 
 impl ErrorKind {
@@ -63,6 +67,18 @@ impl ErrorKind {
             ErrorKind::AccessDenied => "AccessDeniedException",
             ErrorKind::InternalServerError => "InternalServerError",
             ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
+            ErrorKind::ExpiredIterator => "ExpiredIteratorException",
+            ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",
+        }
+    }
+
+    /// The HTTP status of Eddy's REST API (`/v1`): like [`ErrorKind::status`], except that a
+    /// missing resource is 404 and a resource that exists or is busy is 409.
+    pub fn rest_status(self) -> StatusCode {
+        match self {
+            ErrorKind::ResourceNotFound => StatusCode::NOT_FOUND,
+            ErrorKind::ResourceInUse => StatusCode::CONFLICT,
+            other => other.status(),
         }
     }
 
@@ -177,6 +193,23 @@ impl From<eddy_core::Error> for ApiError {
                 tracing::warn!("request not served: {message}");
                 ApiError::new(ErrorKind::ServiceUnavailable, message)
             }
+            other => {
+                tracing::error!("internal error: {other}");
+                ApiError::new(ErrorKind::InternalServerError, "Internal server error")
+            }
+        }
+    }
+}
+
+impl From<eddy_streams::StreamsError> for ApiError {
+    fn from(e: eddy_streams::StreamsError) -> Self {
+        use eddy_streams::StreamsError as E;
+        match e {
+            E::Validation { message } => ApiError::new(ErrorKind::Validation, message),
+            E::ResourceNotFound { message } => ApiError::new(ErrorKind::ResourceNotFound, message),
+            E::ExpiredIterator { message } => ApiError::new(ErrorKind::ExpiredIterator, message),
+            E::TrimmedDataAccess { message } => ApiError::new(ErrorKind::TrimmedDataAccess, message),
+            E::Store(e) => e.into(),
             other => {
                 tracing::error!("internal error: {other}");
                 ApiError::new(ErrorKind::InternalServerError, "Internal server error")

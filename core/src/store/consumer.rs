@@ -67,6 +67,18 @@ impl Consumer {
     }
 }
 
+/// What a consumer commits after processing a batch, atomically: the writes the batch caused
+/// (a trigger's write-backs) and the checkpoint past the batch. Either both commit or neither.
+#[derive(Debug)]
+pub struct ConsumerCommit {
+    /// The consumer.
+    pub name: String,
+    /// The last seq the batch covered.
+    pub checkpoint: u64,
+    /// Writes to commit with the checkpoint, decided in order (several may touch one item).
+    pub writes: Vec<crate::store::ItemWrite>,
+}
+
 /// What the writer does to consumers.
 pub(crate) enum ConsumerOp {
     Create { name: String, table: String, start: StartPosition },
@@ -143,29 +155,12 @@ pub(crate) fn execute(
             Ok(Ok(consumer))
         }
         ConsumerOp::Checkpoint { name, seq } => {
-            let Some(bytes) = consumers.get(name.as_str())?.map(|g| g.value().to_vec()) else {
-                return Ok(Err(not_found(&name)));
+            drop(consumers);
+            let consumer = match checked_checkpoint(txn, &name, seq)? {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
             };
-            let mut consumer = decode(&name, &bytes)?;
-            if let ConsumerStatus::Stopped { reason } = &consumer.status {
-                return Ok(Err(Error::validation(format!("Consumer {name} is stopped: {reason}"))));
-            }
-            let high_watermark = log::last_seq(txn, consumer.table_id)?;
-            if seq > high_watermark {
-                return Ok(Err(Error::validation(format!(
-                    "Cannot checkpoint sequence number {seq}: the table's last record is {high_watermark}"
-                ))));
-            }
-            if seq < consumer.checkpoint {
-                return Ok(Err(Error::validation(format!(
-                    "Cannot checkpoint sequence number {seq}: consumer {name} has already checkpointed {}",
-                    consumer.checkpoint
-                ))));
-            }
-            consumer.checkpoint = seq;
-            consumer.checkpointed_at_millis = Some(now_millis);
-            consumers.insert(name.as_str(), encode(&consumer)?.as_slice())?;
-            Ok(Ok(consumer))
+            Ok(Ok(store_checkpoint(txn, consumer, seq, now_millis)?))
         }
         ConsumerOp::Delete { name } => {
             let Some(bytes) = consumers.remove(name.as_str())?.map(|g| g.value().to_vec()) else {
@@ -174,6 +169,48 @@ pub(crate) fn execute(
             Ok(Ok(decode(&name, &bytes)?))
         }
     }
+}
+
+/// The consumer, if `seq` is a checkpoint it may take now (active, forward, committed).
+pub(crate) fn checked_checkpoint(
+    txn: &WriteTransaction,
+    name: &str,
+    seq: u64,
+) -> Result<Result<Consumer, Error>, Error> {
+    let consumers = txn.open_table(layout::CONSUMERS)?;
+    let Some(bytes) = consumers.get(name)?.map(|g| g.value().to_vec()) else {
+        return Ok(Err(not_found(name)));
+    };
+    let consumer = decode(name, &bytes)?;
+    if let ConsumerStatus::Stopped { reason } = &consumer.status {
+        return Ok(Err(Error::validation(format!("Consumer {name} is stopped: {reason}"))));
+    }
+    let high_watermark = log::last_seq(txn, consumer.table_id)?;
+    if seq > high_watermark {
+        return Ok(Err(Error::validation(format!(
+            "Cannot checkpoint sequence number {seq}: the table's last record is {high_watermark}"
+        ))));
+    }
+    if seq < consumer.checkpoint {
+        return Ok(Err(Error::validation(format!(
+            "Cannot checkpoint sequence number {seq}: consumer {name} has already checkpointed {}",
+            consumer.checkpoint
+        ))));
+    }
+    Ok(Ok(consumer))
+}
+
+/// Writes a checked checkpoint.
+pub(crate) fn store_checkpoint(
+    txn: &WriteTransaction,
+    mut consumer: Consumer,
+    seq: u64,
+    now_millis: u64,
+) -> Result<Consumer, Error> {
+    consumer.checkpoint = seq;
+    consumer.checkpointed_at_millis = Some(now_millis);
+    txn.open_table(layout::CONSUMERS)?.insert(consumer.name.as_str(), encode(&consumer)?.as_slice())?;
+    Ok(consumer)
 }
 
 fn not_found(name: &str) -> Error {
@@ -214,6 +251,15 @@ impl Store {
     pub async fn checkpoint(&self, name: &str, seq: u64) -> Result<Consumer, Error> {
         let op = ConsumerOp::Checkpoint { name: name.to_string(), seq };
         self.submit(|reply| Command::Consumer { op, reply }).await
+    }
+
+    /// Commits a processed batch: its writes and the consumer's checkpoint, atomically. A write
+    /// that fails to decide (condition, validation) rejects the whole commit.
+    pub async fn commit_consumer(
+        &self,
+        commit: ConsumerCommit,
+    ) -> Result<Vec<crate::store::WriteOutcome>, Error> {
+        self.submit(|reply| Command::ConsumerCommit { commit, reply }).await
     }
 
     /// Deletes a consumer; returns what it was.

@@ -61,12 +61,43 @@ pub(crate) fn read_item(txn: &WriteTransaction, table_id: u64, key: &[u8]) -> Re
         .ok_or_else(|| Error::Corrupt(format!("item in {name} does not decode")))
 }
 
+/// Items as a sequence of decided-but-not-applied writes leaves them: (table id, key) → item.
+pub(crate) type Overlay = std::collections::HashMap<(u64, Vec<u8>), Option<Item>>;
+
 /// Decides one item write: evaluates its condition and computes the new item.
 pub(crate) fn decide_write(
     txn: &WriteTransaction,
     tables: &Tables,
     write: &ItemWrite,
     limits: &Limits,
+) -> Result<Mutation, Error> {
+    decide_write_over(txn, tables, write, limits, None)
+}
+
+/// Decides writes one after another, each seeing the ones before it (several may touch one
+/// item), without applying any: all or nothing. On failure, the index of the failed write.
+pub(crate) fn decide_sequence(
+    txn: &WriteTransaction,
+    tables: &Tables,
+    writes: &[ItemWrite],
+    limits: &Limits,
+) -> Result<Vec<Mutation>, (usize, Error)> {
+    let mut overlay = Overlay::new();
+    let mut mutations = Vec::with_capacity(writes.len());
+    for (i, write) in writes.iter().enumerate() {
+        let mutation = decide_write_over(txn, tables, write, limits, Some(&overlay)).map_err(|e| (i, e))?;
+        overlay.insert((mutation.table.id, mutation.key.clone()), mutation.new.clone());
+        mutations.push(mutation);
+    }
+    Ok(mutations)
+}
+
+fn decide_write_over(
+    txn: &WriteTransaction,
+    tables: &Tables,
+    write: &ItemWrite,
+    limits: &Limits,
+    overlay: Option<&Overlay>,
 ) -> Result<Mutation, Error> {
     let meta = table(tables, &write.table)?;
     if !meta.spec.key_schema.fits(&write.key) {
@@ -85,7 +116,10 @@ pub(crate) fn decide_write(
         }
     }
     let key = write.key.encode();
-    let old = read_item(txn, meta.id, &key)?;
+    let old = match overlay.and_then(|o| o.get(&(meta.id, key.clone()))) {
+        Some(item) => item.clone(),
+        None => read_item(txn, meta.id, &key)?,
+    };
     if let Some(condition) = &write.condition {
         let empty = Item::new();
         if !condition.evaluate(old.as_ref().unwrap_or(&empty)) {

@@ -37,6 +37,9 @@ pub fn changelog_table_name(id: u64) -> String {
     format!("changelog.{id:016x}")
 }
 
+/// `kind \0 name` → a document of one of Eddy's own features (trigger registrations, ...).
+pub const DOCUMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("documents");
+
 /// Consumer name → its state (table, start, checkpoint) as JSON.
 pub const CONSUMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("consumers");
 

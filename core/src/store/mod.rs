@@ -10,6 +10,7 @@ mod backfill;
 mod catalog;
 mod consumer;
 mod decide;
+mod documents;
 mod feed;
 pub mod layout;
 mod log;
@@ -38,7 +39,7 @@ use crate::schema::{BillingMode, StreamSettings, TableMeta, TableSpec, TableStat
 use crate::value::Item;
 
 pub use catalog::Catalog;
-pub use consumer::{Consumer, ConsumerStatus, StartPosition};
+pub use consumer::{Consumer, ConsumerCommit, ConsumerStatus, StartPosition};
 pub use decide::check_item_limits;
 pub use feed::ShardStart;
 pub use layout::OpenError;
@@ -118,6 +119,14 @@ enum Command {
     Consumer {
         op: consumer::ConsumerOp,
         reply: Reply<consumer::Consumer>,
+    },
+    Document {
+        op: documents::DocumentOp,
+        reply: Reply<bool>,
+    },
+    ConsumerCommit {
+        commit: consumer::ConsumerCommit,
+        reply: Reply<Vec<WriteOutcome>>,
     },
     Trim {
         table: String,

@@ -229,3 +229,107 @@ mod changelog {
         assert_eq!(store.seq_at_time("things", 1_000_000).unwrap(), position.trim_horizon);
     }
 }
+
+mod consumers {
+    use super::*;
+    use crate::changelog::ChangeFeed;
+    use crate::expr::{Placeholders, parse_update};
+    use crate::number::Number;
+    use crate::store::{ConsumerCommit, ConsumerStatus, StartPosition};
+
+    fn add_total(pk: &str, amount: i64) -> ItemWrite {
+        let values =
+            [(":a".to_string(), AttributeValue::N(Number::parse(&amount.to_string()).unwrap()))].into();
+        let mut placeholders = Placeholders::new(Default::default(), values);
+        let update = parse_update("ADD amount :a", &mut placeholders).unwrap();
+        ItemWrite {
+            table: "totals".into(),
+            key: PrimaryKey { partition: s(pk), sort: Some(s("t")) },
+            action: WriteAction::Update(Some(update)),
+            condition: None,
+            return_item_on_condition_failure: false,
+            hops: 1,
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, Store) {
+        let (dir, store) = open(Limits::default());
+        block_on(store.create_table(spec(&["pk", "sk"]), Vec::new(), "uuid".into())).unwrap();
+        let mut totals = spec(&["pk", "sk"]);
+        totals.name = "totals".into();
+        block_on(store.create_table(totals, Vec::new(), "uuid2".into())).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn a_consumer_commit_applies_its_writes_in_order_with_the_checkpoint() {
+        let (_dir, store) = setup();
+        block_on(store.create_consumer("view", "things", StartPosition::TrimHorizon)).unwrap();
+        for i in 0..3 {
+            block_on(store.write(put(&format!("o{i}"), "s", "x", 1))).unwrap();
+        }
+        let last = store.position("things").unwrap().high_watermark;
+        let commit = ConsumerCommit {
+            name: "view".into(),
+            checkpoint: last,
+            writes: vec![add_total("alice", 5), add_total("alice", 7), add_total("bob", 1)],
+        };
+        block_on(store.commit_consumer(commit)).unwrap();
+        let total = store
+            .get_item("totals", &PrimaryKey { partition: s("alice"), sort: Some(s("t")) })
+            .unwrap()
+            .and_then(|i| i.get("amount").cloned());
+        assert_eq!(total, Some(AttributeValue::N(Number::parse("12").unwrap())));
+        assert_eq!(store.consumer("view").unwrap().checkpoint, last);
+        let records = store.read("totals", 0, 10).unwrap();
+        assert_eq!(records.len(), 3);
+        assert!(records.iter().all(|r| r.hops == 1));
+    }
+
+    #[test]
+    fn a_rejected_write_leaves_writes_and_checkpoint_untouched() {
+        let (_dir, store) = setup();
+        block_on(store.create_consumer("view", "things", StartPosition::TrimHorizon)).unwrap();
+        block_on(store.write(put("o", "s", "x", 1))).unwrap();
+        let mut bad = add_total("alice", 1);
+        bad.table = "no-such-table".into();
+        let commit =
+            ConsumerCommit { name: "view".into(), checkpoint: 1, writes: vec![add_total("alice", 1), bad] };
+        let err = block_on(store.commit_consumer(commit)).unwrap_err();
+        assert!(matches!(err, Error::WriteRejected { index: 1, .. }), "{err}");
+        assert_eq!(store.read("totals", 0, 10).unwrap().len(), 0);
+        assert_eq!(store.consumer("view").unwrap().checkpoint, 0);
+        // Checkpoints never move backwards or past the high watermark.
+        assert!(block_on(store.checkpoint("view", 99)).is_err());
+        block_on(store.checkpoint("view", 1)).unwrap();
+        assert!(block_on(store.checkpoint("view", 0)).is_err());
+    }
+
+    #[test]
+    fn deleting_the_table_stops_its_consumers_with_a_reason() {
+        let (_dir, store) = setup();
+        block_on(store.create_consumer("view", "things", StartPosition::Latest)).unwrap();
+        block_on(store.delete_table("things")).unwrap();
+        let consumer = store.consumer("view").unwrap();
+        assert!(
+            matches!(consumer.status, ConsumerStatus::Stopped { ref reason } if reason.contains("things"))
+        );
+    }
+}
+
+#[test]
+fn documents_are_durable_and_listed_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Limits::default(), Arc::new(SystemClock)).unwrap();
+    assert!(!block_on(store.put_document("trigger", "b", b"two".to_vec())).unwrap());
+    block_on(store.put_document("trigger", "a", b"one".to_vec())).unwrap();
+    block_on(store.put_document("connector", "a", b"other".to_vec())).unwrap();
+    assert!(block_on(store.put_document("trigger", "a", b"uno".to_vec())).unwrap());
+    store.shutdown();
+    let store = Store::open(dir.path(), Limits::default(), Arc::new(SystemClock)).unwrap();
+    let triggers = store.documents("trigger").unwrap();
+    assert_eq!(triggers, vec![("a".to_string(), b"uno".to_vec()), ("b".to_string(), b"two".to_vec())]);
+    assert!(block_on(store.delete_document("trigger", "a")).unwrap());
+    assert_eq!(store.document("trigger", "a").unwrap(), None);
+    assert_eq!(store.document("connector", "a").unwrap(), Some(b"other".to_vec()));
+}

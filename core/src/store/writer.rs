@@ -16,7 +16,7 @@ use crate::schema::{BillingMode, TableMeta, TableStats};
 use crate::store::catalog::{Catalog, Tables};
 use crate::store::decide::{self, Mutation, StatsDelta, StatsTarget};
 use crate::store::log::{self, BatchLog, Watermarks};
-use crate::store::{Command, TableChange, WriteOutcome, backfill, consumer, layout, transact};
+use crate::store::{Command, TableChange, WriteOutcome, backfill, consumer, documents, layout, transact};
 
 /// Sends a command's result once the batch's fate is known: `None` means the commit is durable.
 type Pending = Box<dyn FnOnce(Option<String>) + Send>;
@@ -257,6 +257,39 @@ impl Writer {
                     _ => None,
                 };
                 let result = consumer::execute(txn, table.as_deref(), op, self.clock.now_millis())?;
+                batch.pending.push(deferred(reply, result));
+            }
+            Command::Document { op, reply } => {
+                let result = documents::execute(txn, op)?;
+                batch.pending.push(deferred(reply, result));
+            }
+            Command::ConsumerCommit { commit, reply } => {
+                let result = match consumer::checked_checkpoint(txn, &commit.name, commit.checkpoint)? {
+                    Err(e) => Err(e),
+                    Ok(current) => {
+                        match decide::decide_sequence(txn, &batch.tables, &commit.writes, &self.limits) {
+                            Err((index, e @ (Error::Storage(_) | Error::Corrupt(_)))) => {
+                                tracing::error!("write {index} of consumer {} failed: {e}", commit.name);
+                                return Err(e);
+                            }
+                            Err((index, rejected)) => {
+                                Err(Error::WriteRejected { index, reason: Box::new(rejected) })
+                            }
+                            Ok(mutations) => match self.apply_all(txn, batch, Ok(mutations))? {
+                                Ok(outcomes) => {
+                                    consumer::store_checkpoint(
+                                        txn,
+                                        current,
+                                        commit.checkpoint,
+                                        self.clock.now_millis(),
+                                    )?;
+                                    Ok(outcomes)
+                                }
+                                Err(e) => Err(e),
+                            },
+                        }
+                    }
+                };
                 batch.pending.push(deferred(reply, result));
             }
             Command::Trim { table, before_millis, reply } => {
@@ -577,5 +610,7 @@ fn fail(command: Command, reason: &str) {
         Command::Backfill { reply, .. } => reply.send(Err(error())).is_ok(),
         Command::Trim { reply, .. } => reply.send(Err(error())).is_ok(),
         Command::Consumer { reply, .. } => reply.send(Err(error())).is_ok(),
+        Command::ConsumerCommit { reply, .. } => reply.send(Err(error())).is_ok(),
+        Command::Document { reply, .. } => reply.send(Err(error())).is_ok(),
     };
 }

@@ -80,7 +80,7 @@ fn enum_error(value: &str, at: &str, set: &str) -> ApiError {
 }
 
 fn values(list: Option<Vec<RawValue>>) -> Result<Option<Vec<AttributeValue>>, ApiError> {
-    list.map(|l| l.into_iter().map(RawValue::into_value).collect()).transpose()
+    Ok(list.map(|l| l.into_iter().map(RawValue::into_value).collect::<Result<Vec<_>, _>>()).transpose()?)
 }
 
 fn operator(name: &str, at: &str) -> Result<ComparisonOperator, ApiError> {
