@@ -1,5 +1,6 @@
-//! The axum application: `POST /` speaks the DynamoDB JSON 1.0 protocol, `GET /` and
-//! `GET /healthz` answer health checks. [`app`] builds the router so tests can run it in-process.
+//! The axum application: `POST /` speaks the DynamoDB JSON 1.0 protocol (DynamoDB and
+//! DynamoDB Streams targets), `GET /` and `GET /healthz` answer health checks. [`app`] builds
+//! the router so tests can run it in-process.
 
 use std::sync::Arc;
 
@@ -29,18 +30,25 @@ struct StateInner {
     store: Store,
     identity: Identity,
     dev_clock: Option<Arc<DevClock>>,
+    /// Turns true when the server stops, which ends every streaming subscription.
+    subscriptions_stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
     /// State over an open store.
     pub fn new(store: Store, identity: Identity) -> Self {
-        AppState { inner: Arc::new(StateInner { store, identity, dev_clock: None }) }
+        let subscriptions_stop = tokio::sync::watch::Sender::new(false);
+        AppState { inner: Arc::new(StateInner { store, identity, dev_clock: None, subscriptions_stop }) }
     }
 
     /// Serves `POST /v1/dev/clock` with this clock (`eddy serve --dev-clock`).
     pub fn with_dev_clock(self, dev_clock: Option<Arc<DevClock>>) -> Self {
-        let inner =
-            StateInner { store: self.inner.store.clone(), identity: self.inner.identity.clone(), dev_clock };
+        let inner = StateInner {
+            store: self.inner.store.clone(),
+            identity: self.inner.identity.clone(),
+            dev_clock,
+            subscriptions_stop: self.inner.subscriptions_stop.clone(),
+        };
         AppState { inner: Arc::new(inner) }
     }
 
@@ -58,6 +66,17 @@ impl AppState {
     pub fn identity(&self) -> &Identity {
         &self.inner.identity
     }
+
+    /// A receiver that turns true when the server stops (streaming subscriptions end on it).
+    pub fn subscriptions_stop(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.subscriptions_stop.subscribe()
+    }
+
+    /// Ends every streaming subscription with a final event, so a graceful shutdown is not held
+    /// open by them.
+    pub fn stop_subscriptions(&self) {
+        self.inner.subscriptions_stop.send_replace(true);
+    }
 }
 
 /// The router.
@@ -67,6 +86,14 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/v1/dev/clock", axum::routing::post(crate::v1::dev::advance_clock))
         .route("/v1/tables/{table}/retention", get(crate::v1::retention::get).put(crate::v1::retention::put))
+        .route("/v1/tables/{table}/stream", get(crate::v1::stream::subscribe))
+        .route("/v1/consumers", get(crate::v1::consumers::list).post(crate::v1::consumers::create))
+        .route(
+            "/v1/consumers/{name}",
+            get(crate::v1::consumers::describe).delete(crate::v1::consumers::delete),
+        )
+        .route("/v1/consumers/{name}/records", get(crate::v1::consumers::records))
+        .route("/v1/consumers/{name}/checkpoint", axum::routing::post(crate::v1::consumers::checkpoint))
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
         .with_state(state)
 }
@@ -107,8 +134,11 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Ve
     let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok()).unwrap_or_default();
     let operation = match target.split_once('.') {
         Some(("DynamoDB_20120810", op)) => op,
-        Some(("DynamodbStreams_20120810", _)) => {
-            return Err(ApiError::unsupported("The DynamoDB Streams API"));
+        // The AWS SDKs and CLI send `DynamoDBStreams_20120810`; some older clients spell it
+        // `DynamodbStreams_20120810`.
+        Some(("DynamoDBStreams_20120810" | "DynamodbStreams_20120810", op)) => {
+            crate::auth::caller(headers)?;
+            return ops::streams::dispatch(state, op, body).await;
         }
         _ => return Err(ApiError::new(ErrorKind::UnknownOperation, "")),
     };

@@ -24,6 +24,8 @@ enum Command {
     Serve(ServeArgs),
     /// Load-test a running server and print ops/s and latency percentiles.
     Bench(crate::bench::BenchArgs),
+    /// Print a table's changes live, one line per change (`--json`: DynamoDB Streams JSON).
+    Tail(crate::tail::TailArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,6 +65,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Bench(args) => crate::bench::run(args),
+        Command::Tail(args) => crate::tail::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,5 +12,6 @@ pub mod dev_clock;
 pub mod error;
 mod ops;
 pub mod serve;
+pub mod tail;
 pub mod v1;
 pub mod wire;

@@ -39,8 +39,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     let state = AppState::new(store.clone(), config.identity.clone()).with_dev_clock(dev_clock);
     let trimmer = tokio::spawn(trim_forever(store.clone()));
+    let stopping = state.clone();
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Streaming subscriptions never finish on their own; end them so the drain can.
+            stopping.stop_subscriptions();
+        })
         .await
         .context("server failed")?;
     trimmer.abort();

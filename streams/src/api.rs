@@ -2,7 +2,7 @@
 //! GetShardIterator, GetRecords) over a [`StreamSource`]: requests in, DynamoDB Streams JSON
 //! out. The server only parses bodies and maps [`StreamsError`] to error responses.
 
-use eddy_core::changelog::{ChangeFeed, FeedPosition, format_sequence_number, parse_sequence_number};
+use eddy_core::changelog::{FeedPosition, format_sequence_number, parse_sequence_number};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -307,20 +307,21 @@ impl<S: StreamSource> StreamsApi<'_, S> {
         if meta.id != iterator.table_id {
             return Err(stream::stream_not_found(&arn));
         }
-        if iterator.next_seq < position.trim_horizon && iterator.next_seq <= position.high_watermark {
-            return Err(trimmed(iterator.next_seq, position));
-        }
         let stream = stream::streams_of(&meta, position)
             .into_iter()
             .find(|s| s.settings.label == iterator.label)
             .ok_or_else(|| stream::stream_not_found(&arn))?;
-        let shards = self.shards(&stream, position)?;
+        // Trimmed shards too: reading one that still had records for the iterator is a trim.
+        let shards = self.all_shards(&stream, position)?;
         let shard = shards.iter().find(|s| s.start == iterator.shard_start).ok_or_else(|| {
             shard_not_found(&shard::shard_id(meta.id, &iterator.label, iterator.shard_start))
         })?;
         let upto = shard.end.unwrap_or(u64::MAX).min(position.high_watermark);
         let mut records = Vec::new();
         let mut next_seq = iterator.next_seq;
+        if next_seq <= upto && next_seq < position.trim_horizon {
+            return Err(trimmed(next_seq, position));
+        }
         if next_seq <= upto {
             let want = usize::try_from(upto - next_seq + 1).unwrap_or(usize::MAX).min(max);
             let read = self.source.read(&iterator.table, next_seq, want)?;
@@ -359,8 +360,16 @@ impl<S: StreamSource> StreamsApi<'_, S> {
 
     /// The stream's shards a client sees, oldest first.
     fn shards(&self, stream: &Stream, position: FeedPosition) -> Result<Vec<Shard>, StreamsError> {
+        Ok(shard::live_shards(self.all_shards(stream, position)?, position))
+    }
+
+    /// Every shard of the stream, trimmed ones included.
+    fn all_shards(&self, stream: &Stream, position: FeedPosition) -> Result<Vec<Shard>, StreamsError> {
         let starts = self.source.shard_starts(stream.table_name())?;
-        let all = shard::stream_shards(stream.table.id, &stream.settings, &starts, position);
-        Ok(shard::live_shards(all, position))
+        Ok(shard::stream_shards(stream.table.id, &stream.settings, &starts, position))
     }
 }
+
+#[cfg(test)]
+#[path = "api_tests.rs"]
+mod tests;

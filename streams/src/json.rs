@@ -161,7 +161,10 @@ fn check_set(members: &[String], kind: &str) -> Result<(), JsonValueError> {
     Ok(())
 }
 
-fn unique<T: Ord>(members: impl IntoIterator<Item = T>, text: &[String]) -> Result<BTreeSet<T>, JsonValueError> {
+fn unique<T: Ord>(
+    members: impl IntoIterator<Item = T>,
+    text: &[String],
+) -> Result<BTreeSet<T>, JsonValueError> {
     let mut set = BTreeSet::new();
     for m in members {
         if !set.insert(m) {

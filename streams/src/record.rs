@@ -143,7 +143,7 @@ mod tests {
                     "NewImage": {"pk": {"S": "a"}, "b": {"B": "AAE="}, "ss": {"SS": ["x"]}},
                     "OldImage": {"pk": {"S": "a"}, "n": {"N": "1"}},
                     "SequenceNumber": "000000000000000000007",
-                    "SizeBytes": 3 + 3 + 2 + 3 + 3 + 2,
+                    "SizeBytes": 18,
                     "StreamViewType": "NEW_AND_OLD_IMAGES"
                 },
                 "eventID": "00000000000000020000000000000007",

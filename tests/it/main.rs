@@ -6,6 +6,7 @@
 mod bad_input;
 mod batch;
 mod capacity;
+mod consumers;
 mod control_plane;
 mod durability;
 mod gsi;
@@ -17,5 +18,7 @@ mod model;
 mod numbers;
 mod partiql;
 mod query_scan;
+mod streams_api;
+mod subscriptions;
 mod transactions;
 mod update;

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod rest;
+
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -44,15 +46,24 @@ pub struct TestServer {
     child: Option<Child>,
     endpoint: String,
     stderr: Arc<Mutex<String>>,
+    /// Flags added to `eddy-it serve`, kept for restarts.
+    extra_args: Vec<String>,
 }
 
 impl TestServer {
     /// Starts a server on a fresh temporary data directory and a free port.
     pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// Starts a server like [`TestServer::start`] with extra `serve` flags, e.g.
+    /// `&["--dev-clock", "--shard-period-secs", "2"]`.
+    pub fn start_with(extra_args: &[&str]) -> TestServer {
         let data_dir = tempfile::Builder::new().prefix("eddy-it-").tempdir().expect("create temp dir");
         let stderr = Arc::new(Mutex::new(String::new()));
-        let (child, endpoint) = spawn(data_dir.path(), &stderr);
-        TestServer { data_dir, child: Some(child), endpoint, stderr }
+        let extra_args: Vec<String> = extra_args.iter().map(|a| a.to_string()).collect();
+        let (child, endpoint) = spawn(data_dir.path(), &stderr, &extra_args);
+        TestServer { data_dir, child: Some(child), endpoint, stderr, extra_args }
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.
@@ -79,6 +90,29 @@ impl TestServer {
     /// exactly what the server answered) and a bounded operation time.
     pub fn client(&self) -> Client {
         client_for(&self.endpoint)
+    }
+
+    /// A DynamoDB Streams SDK client for this server, configured like [`TestServer::client`].
+    pub fn streams_client(&self) -> aws_sdk_dynamodbstreams::Client {
+        let config = aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_dynamodbstreams::config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(TimeoutConfig::builder().operation_timeout(OPERATION_TIMEOUT).build())
+            .build();
+        aws_sdk_dynamodbstreams::Client::from_conf(config)
+    }
+
+    /// Moves the server's clock forward by `seconds` (the server must run with `--dev-clock`)
+    /// and waits for the trim that follows; returns the response body.
+    pub fn advance_clock(&self, seconds: u64) -> serde_json::Value {
+        let body = format!("{{\"AdvanceSeconds\": {seconds}}}");
+        let (status, value) = rest::call_json(&self.endpoint, "POST", "/v1/dev/clock", Some(&body));
+        assert_eq!(status, 200, "advance clock: {value}");
+        value
     }
 
     /// Kills the server with SIGKILL and waits for it to exit.
@@ -124,7 +158,7 @@ impl TestServer {
     /// still running is stopped gracefully first.
     pub fn restart(&mut self) {
         self.stop();
-        let (child, endpoint) = spawn(self.data_dir.path(), &self.stderr);
+        let (child, endpoint) = spawn(self.data_dir.path(), &self.stderr, &self.extra_args);
         self.child = Some(child);
         self.endpoint = endpoint;
     }
@@ -156,7 +190,7 @@ fn server_binary() -> std::path::PathBuf {
     bin
 }
 
-fn spawn(data_dir: &Path, stderr_log: &Arc<Mutex<String>>) -> (Child, String) {
+fn spawn(data_dir: &Path, stderr_log: &Arc<Mutex<String>>, extra_args: &[String]) -> (Child, String) {
     let mut child = Command::new(server_binary())
         .arg("serve")
         .arg("--listen")
@@ -165,6 +199,7 @@ fn spawn(data_dir: &Path, stderr_log: &Arc<Mutex<String>>) -> (Child, String) {
         .arg(data_dir)
         .arg("--region")
         .arg(REGION)
+        .args(extra_args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

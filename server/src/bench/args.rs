@@ -18,11 +18,14 @@ pub struct BenchArgs {
     #[arg(long, default_value = "eddy-bench")]
     pub table: String,
 
-    /// Workload to run; `all` runs put, get, query and mix in turn.
+    /// Workload to run; `all` runs put, get, query and mix in turn (not the change-stream
+    /// workloads, which run on their own table, recreated on each run: `<table>-stream-latency`,
+    /// `<table>-get-records`).
     #[arg(long, value_enum, default_value_t = WorkloadArg::All)]
     pub workload: WorkloadArg,
 
-    /// Concurrent requests, one connection each [default: put 64, get 16, query 16, mix 32].
+    /// Concurrent requests, one connection each [default: put 64, get 16, query 16, mix 32,
+    /// stream-latency 32 writers, get-records 32 preload connections].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: Option<u32>,
 
@@ -42,6 +45,14 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=3_600))]
     pub warmup: u64,
 
+    /// stream-latency: PutItem per second, each sent at its scheduled time (open loop).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub rate: u64,
+
+    /// get-records: change records preloaded (BatchWriteItem of 25 puts) and then read back.
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub records: u64,
+
     /// Print the final figures as JSON lines on stdout (the table then goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -58,15 +69,30 @@ impl BenchArgs {
         Duration::from_secs(self.warmup)
     }
 
-    /// The workloads to run, in order.
+    /// The item workloads to run, in order (none for a change-stream workload).
     pub fn workloads(&self) -> Vec<Workload> {
         match self.workload {
+            WorkloadArg::StreamLatency | WorkloadArg::GetRecords => Vec::new(),
             WorkloadArg::Put => vec![Workload::Put],
             WorkloadArg::Get => vec![Workload::Get],
             WorkloadArg::Query => vec![Workload::Query],
             WorkloadArg::Mix => vec![Workload::Mix],
             WorkloadArg::All => vec![Workload::Put, Workload::Get, Workload::Query, Workload::Mix],
         }
+    }
+
+    /// The change-stream workload to run, if one was asked for.
+    pub fn stream_workload(&self) -> Option<StreamWorkload> {
+        match self.workload {
+            WorkloadArg::StreamLatency => Some(StreamWorkload::Latency),
+            WorkloadArg::GetRecords => Some(StreamWorkload::GetRecords),
+            _ => None,
+        }
+    }
+
+    /// Concurrency of a change-stream workload's writers: the override if given, else 32.
+    pub fn stream_concurrency(&self) -> usize {
+        self.concurrency.map_or(STREAM_CONCURRENCY, |c| c as usize)
     }
 
     /// Concurrency for `workload`: the override if given, else the project's target figure.
@@ -87,6 +113,16 @@ impl BenchArgs {
                 "--table {name:?}: a table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-', '.'"
             );
         }
+        if let Some(workload) = self.stream_workload() {
+            let full = name.len() + workload.table_suffix().len();
+            if full > 255 {
+                anyhow::bail!(
+                    "--table {name:?}: the {} workload uses the table {name}{}, longer than 255 characters",
+                    workload.name(),
+                    workload.table_suffix()
+                );
+            }
+        }
         Ok(())
     }
 }
@@ -104,6 +140,40 @@ pub enum WorkloadArg {
     Mix,
     /// put, get, query and mix in turn.
     All,
+    /// Latency from a PutItem's acknowledgement to its record on an SSE subscription
+    /// (`GET /v1/tables/{table}/stream`), writes sent open-loop at `--rate` per second.
+    StreamLatency,
+    /// Throughput of reading `--records` preloaded changes through the DynamoDB Streams API
+    /// (ListStreams, DescribeStream, GetShardIterator, GetRecords with Limit 1000).
+    GetRecords,
+}
+
+/// Writers of stream-latency and preload connections of get-records unless `--concurrency`.
+pub const STREAM_CONCURRENCY: usize = 32;
+
+/// A change-stream workload: it prepares its own table and prints its own figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamWorkload {
+    Latency,
+    GetRecords,
+}
+
+impl StreamWorkload {
+    /// The name in the report and the JSON lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamWorkload::Latency => "stream-latency",
+            StreamWorkload::GetRecords => "get-records",
+        }
+    }
+
+    /// Appended to `--table` to name the workload's own table.
+    pub fn table_suffix(self) -> &'static str {
+        match self {
+            StreamWorkload::Latency => "-stream-latency",
+            StreamWorkload::GetRecords => "-get-records",
+        }
+    }
 }
 
 /// One workload that runs on its own and gets its own rows in the report.

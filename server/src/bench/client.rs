@@ -30,6 +30,12 @@ pub enum Operation {
     Query,
     CreateTable,
     DescribeTable,
+    DeleteTable,
+    BatchWriteItem,
+    ListStreams,
+    DescribeStream,
+    GetShardIterator,
+    GetRecords,
 }
 
 impl Operation {
@@ -41,6 +47,12 @@ impl Operation {
             Operation::Query => "Query",
             Operation::CreateTable => "CreateTable",
             Operation::DescribeTable => "DescribeTable",
+            Operation::DeleteTable => "DeleteTable",
+            Operation::BatchWriteItem => "BatchWriteItem",
+            Operation::ListStreams => "ListStreams",
+            Operation::DescribeStream => "DescribeStream",
+            Operation::GetShardIterator => "GetShardIterator",
+            Operation::GetRecords => "GetRecords",
         }
     }
 
@@ -52,6 +64,13 @@ impl Operation {
             Operation::Query => "DynamoDB_20120810.Query",
             Operation::CreateTable => "DynamoDB_20120810.CreateTable",
             Operation::DescribeTable => "DynamoDB_20120810.DescribeTable",
+            Operation::DeleteTable => "DynamoDB_20120810.DeleteTable",
+            Operation::BatchWriteItem => "DynamoDB_20120810.BatchWriteItem",
+            // The DynamoDB Streams API shares the endpoint and the `dynamodb` signing name.
+            Operation::ListStreams => "DynamodbStreams_20120810.ListStreams",
+            Operation::DescribeStream => "DynamodbStreams_20120810.DescribeStream",
+            Operation::GetShardIterator => "DynamodbStreams_20120810.GetShardIterator",
+            Operation::GetRecords => "DynamodbStreams_20120810.GetRecords",
         }
     }
 }
@@ -98,6 +117,56 @@ impl Endpoint {
     pub fn url(&self) -> &str {
         &self.signed_uri
     }
+
+    /// The request target of `path_and_query` (which starts with `/`) under the endpoint's path.
+    pub fn path_for(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.path.trim_end_matches('/'))
+    }
+}
+
+/// Opens `GET path_and_query` (under the endpoint's path) on a connection of its own and returns
+/// the response as soon as its head is in, so the caller reads the body as it streams. The
+/// connection lives on the runtime of the caller and closes when the body is dropped. The request
+/// is signed (over the empty body) like the DynamoDB requests.
+pub async fn open_stream(
+    target: &Target,
+    path_and_query: &str,
+    accept: &'static str,
+) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
+    let endpoint = &target.endpoint;
+    let stream =
+        tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((endpoint.host.as_str(), endpoint.port)))
+            .await
+            .with_context(|| format!("connecting to {}: timed out", endpoint.authority))?
+            .with_context(|| format!("connecting to {}", endpoint.authority))?;
+    // Events are small and their arrival time is what is measured.
+    stream.set_nodelay(true)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, http_body_util::Empty<Bytes>>(TokioIo::new(stream))
+            .await?;
+    tokio::spawn(async move {
+        // A broken connection ends the body with an error, which the reader reports.
+        let _ = connection.await;
+    });
+    let path = endpoint.path_for(path_and_query);
+    let signed_uri = format!("http://{}{path}", endpoint.authority);
+    let signed = [("host", endpoint.authority.as_str())];
+    let added = target.signer.sign("GET", &signed_uri, &signed, b"", SystemTime::now())?;
+    let mut request = Request::builder()
+        .method(Method::GET)
+        .uri(path.as_str())
+        .header(hyper::header::HOST, endpoint.authority.as_str())
+        .header(hyper::header::ACCEPT, accept)
+        .header(hyper::header::USER_AGENT, target.user_agent.clone());
+    for (name, value) in added {
+        request = request.header(HeaderName::from_static(name), HeaderValue::try_from(value)?);
+    }
+    let request = request.body(http_body_util::Empty::new())?;
+    let response = tokio::time::timeout(REQUEST_TIMEOUT, sender.send_request(request))
+        .await
+        .with_context(|| format!("GET {path}: no response head after {} s", REQUEST_TIMEOUT.as_secs()))?
+        .with_context(|| format!("GET {path} failed"))?;
+    Ok(response)
 }
 
 /// What all connections share: the endpoint, the signer and the `User-Agent`.
@@ -258,8 +327,10 @@ mod tests {
             ("127.0.0.1", 8000, "127.0.0.1:8000", "/")
         );
         assert_eq!(e.url(), "http://127.0.0.1:8000/");
+        assert_eq!(e.path_for("/v1/tables/t/stream?from=latest"), "/v1/tables/t/stream?from=latest");
         let e = Endpoint::parse("http://localhost/ddb").unwrap();
         assert_eq!((e.port, e.authority.as_str(), e.path.as_str()), (80, "localhost", "/ddb"));
+        assert_eq!(e.path_for("/v1/x"), "/ddb/v1/x");
         let e = Endpoint::parse("http://[::1]:9000/").unwrap();
         assert_eq!((e.host.as_str(), e.authority.as_str()), ("::1", "[::1]:9000"));
         assert!(Endpoint::parse("https://example.com").is_err());

@@ -78,6 +78,48 @@ impl Bodies {
         ))
     }
 
+    /// CreateTable of the table as [`Bodies::create_table`] does, with a stream that shows both
+    /// images (`StreamSpecification`), as the change-stream workloads need.
+    pub fn create_table_with_stream(&self) -> Bytes {
+        let mut body = self.create_table().to_vec();
+        body.pop();
+        body.extend_from_slice(
+            br#","StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"}}"#,
+        );
+        Bytes::from(body)
+    }
+
+    /// DeleteTable of the table.
+    pub fn delete_table(&self) -> Bytes {
+        self.describe_table()
+    }
+
+    /// PutItem of the item with partition key `pk` and sort key `0` (`pk` needs no escaping).
+    pub fn put_key(&self, pk: &str) -> Bytes {
+        self.put(pk, "0")
+    }
+
+    /// BatchWriteItem of `count` puts (at most 25) of the items `first..first + count` of the
+    /// get-records data set.
+    pub fn batch_put_records(&self, first: u64, count: u64) -> Bytes {
+        let mut body = String::with_capacity(64 + count as usize * (self.value.len() + 80));
+        body.push_str(r#"{"RequestItems":{""#);
+        body.push_str(&self.table);
+        body.push_str(r#"":["#);
+        for index in first..first + count {
+            if index > first {
+                body.push(',');
+            }
+            body.push_str(r#"{"PutRequest":{"Item":{"pk":{"S":""#);
+            body.push_str(&record_pk(index));
+            body.push_str(r#""},"sk":{"S":"0"},"v":{"S":""#);
+            body.push_str(&self.value);
+            body.push_str(r#""}}}}"#);
+        }
+        body.push_str("]}}");
+        Bytes::from(body)
+    }
+
     fn put(&self, pk: &str, sk: &str) -> Bytes {
         let mut body = String::with_capacity(self.table.len() + self.value.len() + pk.len() + 80);
         body.push_str(r#"{"TableName":""#);
@@ -105,6 +147,11 @@ const MARKER_PK: &str = "eddy-bench-preload";
 
 fn item_pk(index: u64) -> String {
     format!("item-{index:010}")
+}
+
+/// The partition key of item `index` of the get-records data set.
+pub fn record_pk(index: u64) -> String {
+    format!("gr-{index:010}")
 }
 
 fn partition_pk(partition: u64) -> String {
@@ -179,9 +226,26 @@ mod tests {
         assert_eq!(query["ExpressionAttributeValues"][":pk"]["S"], "part-0000000012");
         let create: serde_json::Value = serde_json::from_slice(&bodies.create_table()).unwrap();
         assert_eq!(create["KeySchema"][1]["AttributeName"], "sk");
-        for body in
-            [bodies.put_new(42), bodies.put_marker("m"), bodies.get_marker("m"), bodies.describe_table()]
-        {
+        let create: serde_json::Value = serde_json::from_slice(&bodies.create_table_with_stream()).unwrap();
+        assert_eq!(create["KeySchema"][0]["AttributeName"], "pk");
+        assert_eq!(create["StreamSpecification"]["StreamEnabled"], true);
+        assert_eq!(create["StreamSpecification"]["StreamViewType"], "NEW_AND_OLD_IMAGES");
+        let batch: serde_json::Value = serde_json::from_slice(&bodies.batch_put_records(50, 25)).unwrap();
+        let puts = batch["RequestItems"]["eddy-bench"].as_array().unwrap();
+        assert_eq!(puts.len(), 25);
+        assert_eq!(puts[0]["PutRequest"]["Item"]["pk"]["S"], "gr-0000000050");
+        assert_eq!(puts[24]["PutRequest"]["Item"]["pk"]["S"], "gr-0000000074");
+        assert_eq!(puts[24]["PutRequest"]["Item"]["v"]["S"].as_str().unwrap().len(), 16);
+        let put: serde_json::Value = serde_json::from_slice(&bodies.put_key("sl-1-2")).unwrap();
+        assert_eq!(put["Item"]["pk"]["S"], "sl-1-2");
+        for body in [
+            bodies.put_new(42),
+            bodies.put_marker("m"),
+            bodies.get_marker("m"),
+            bodies.describe_table(),
+            bodies.delete_table(),
+            bodies.batch_put_records(0, 1),
+        ] {
             serde_json::from_slice::<serde_json::Value>(&body).unwrap();
         }
     }

@@ -3,14 +3,22 @@
 //!
 //! Each workload runs for `--warmup` then `--duration` seconds; `--workload all` runs put, get,
 //! query and mix in turn at the concurrency the project states its targets for.
+//!
+//! Two change-stream workloads run on their own, each on a table of its own that it recreates:
+//! `stream-latency` (acknowledgement of a PutItem to its event on an SSE subscription, writes
+//! sent open-loop at `--rate`) and `get-records` (reading `--records` preloaded changes through
+//! the DynamoDB Streams API).
 
 mod args;
 mod client;
 mod credentials;
+mod get_records;
 mod ini;
 mod keys;
 mod report;
 mod signer;
+mod sse;
+mod stream_latency;
 mod table;
 mod workload;
 
@@ -18,6 +26,8 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 pub use args::BenchArgs;
+
+use args::StreamWorkload;
 
 use client::{Client, Endpoint, Target};
 use keys::Bodies;
@@ -51,6 +61,9 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         credentials.source
     );
     let target = Arc::new(Target::new(endpoint, Signer::new(&credentials, region)));
+    if let Some(workload) = args.stream_workload() {
+        return run_stream_workload(&args, workload, &target).await;
+    }
     let bodies = Arc::new(Bodies::new(&args.table, args.value_bytes as usize));
 
     let mut client = Client::new(Arc::clone(&target));
@@ -87,4 +100,48 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         print!("{table}");
     }
     Ok(())
+}
+
+async fn run_stream_workload(
+    args: &BenchArgs,
+    workload: StreamWorkload,
+    target: &Arc<Target>,
+) -> anyhow::Result<()> {
+    let table = format!("{}{}", args.table, workload.table_suffix());
+    let report = match workload {
+        StreamWorkload::Latency => {
+            let plan = stream_latency::Plan {
+                table,
+                rate: args.rate,
+                concurrency: args.stream_concurrency(),
+                warmup: args.warmup(),
+                duration: args.duration(),
+                value_bytes: args.value_bytes,
+            };
+            stream_latency::run(&plan, target).await?
+        }
+        StreamWorkload::GetRecords => {
+            let plan = get_records::Plan {
+                table,
+                records: args.records,
+                concurrency: args.stream_concurrency(),
+                value_bytes: args.value_bytes,
+            };
+            get_records::run(&plan, target).await?
+        }
+    };
+    let text = format!("{}{}", report::table(&report.rows), report.notes);
+    if args.json {
+        eprint!("{text}");
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(report::json_lines(&report.rows).as_bytes())?;
+        writeln!(stdout, "{}", report.summary)?;
+        stdout.flush()?;
+    } else {
+        print!("{text}");
+    }
+    match report.failure {
+        Some(failure) => anyhow::bail!("{}: {failure}", workload.name()),
+        None => Ok(()),
+    }
 }

@@ -34,14 +34,16 @@ impl OpResult {
 
 /// The table, one row per result, aligned for a terminal.
 pub fn table(results: &[OpResult]) -> String {
+    let workload_width = results.iter().map(|r| r.workload.len()).chain([8]).max().unwrap_or(8);
+    let operation_width = results.iter().map(|r| r.operation.len()).chain([9]).max().unwrap_or(9);
     let mut out = format!(
-        "{:<8} {:<9} {:>11} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8}\n",
+        "{:<workload_width$} {:<operation_width$} {:>11} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8}\n",
         "workload", "operation", "concurrency", "ops", "errors", "ops/s", "p50 ms", "p99 ms", "p999 ms"
     );
     let ms = |value: Option<f64>| value.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
     for r in results {
         out.push_str(&format!(
-            "{:<8} {:<9} {:>11} {:>9} {:>7} {:>10.1} {:>8} {:>8} {:>8}\n",
+            "{:<workload_width$} {:<operation_width$} {:>11} {:>9} {:>7} {:>10.1} {:>8} {:>8} {:>8}\n",
             r.workload,
             r.operation,
             r.concurrency,
@@ -54,6 +56,17 @@ pub fn table(results: &[OpResult]) -> String {
         ));
     }
     out
+}
+
+/// What a change-stream workload prints: its rows, lines of figures that do not fit rows, one
+/// JSON object with those figures, and why the run failed its own checks, if it did.
+#[derive(Debug)]
+pub struct Report {
+    pub rows: Vec<OpResult>,
+    pub notes: String,
+    pub summary: serde_json::Value,
+    /// Set when the run did not measure what it meant to (events lost, records missing).
+    pub failure: Option<String>,
 }
 
 /// One JSON object per result, one per line; latencies are `null` without successful requests.

@@ -32,6 +32,44 @@ pub async fn ensure(client: &mut Client, bodies: &Bodies, table: &str) -> anyhow
         anyhow::bail!("DescribeTable {table}: HTTP {}: {}", reply.status, reply.body_text());
     }
 
+    wait_active(client, bodies, table).await
+}
+
+/// Deletes the table if it exists and creates it afresh with a stream of both images, so a
+/// change-stream workload reads only the changes it makes. The table belongs to the bench (its
+/// name is `--table` with a suffix per workload).
+pub async fn recreate_with_stream(client: &mut Client, bodies: &Bodies, table: &str) -> anyhow::Result<()> {
+    let reply = client.call(Operation::DescribeTable, bodies.describe_table()).await?;
+    if reply.is_success() {
+        check_key_schema(&reply, table)?;
+        eprintln!("deleting table {table} left by an earlier run");
+        let deleted = client.call(Operation::DeleteTable, bodies.delete_table()).await?;
+        if !deleted.is_success() && deleted.error_type().as_deref() != Some("ResourceNotFoundException") {
+            anyhow::bail!("DeleteTable {table}: HTTP {}: {}", deleted.status, deleted.body_text());
+        }
+        let deadline = Instant::now() + ACTIVE_WAIT;
+        loop {
+            let reply = client.call(Operation::DescribeTable, bodies.describe_table()).await?;
+            if reply.error_type().as_deref() == Some("ResourceNotFoundException") {
+                break;
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!("table {table} still exists {} s after DeleteTable", ACTIVE_WAIT.as_secs());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    } else if reply.error_type().as_deref() != Some("ResourceNotFoundException") {
+        anyhow::bail!("DescribeTable {table}: HTTP {}: {}", reply.status, reply.body_text());
+    }
+    eprintln!("creating table {table} with a NEW_AND_OLD_IMAGES stream");
+    let created = client.call(Operation::CreateTable, bodies.create_table_with_stream()).await?;
+    if !created.is_success() {
+        anyhow::bail!("CreateTable {table}: HTTP {}: {}", created.status, created.body_text());
+    }
+    wait_active(client, bodies, table).await
+}
+
+async fn wait_active(client: &mut Client, bodies: &Bodies, table: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + ACTIVE_WAIT;
     loop {
         let reply = client.call(Operation::DescribeTable, bodies.describe_table()).await?;

@@ -14,7 +14,7 @@ use super::{required, respond};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorKind};
 use crate::wire::table::{TableStatus, describe};
-use crate::wire::time::{iso8601_millis, now_millis};
+use crate::wire::time::iso8601_millis;
 
 /// Most tables one ListTables page returns (DynamoDB: 100).
 const LIST_TABLES_LIMIT_MAX: usize = 100;
@@ -97,7 +97,7 @@ pub(super) async fn create_table(state: &AppState, input: CreateTableInput) -> R
     let billing = billing(input.billing_mode.as_deref(), input.provisioned_throughput)?
         .ok_or_else(|| ApiError::validation("No provisioned throughput specified for the table"))?;
     let stream = match input.stream_specification {
-        Some(spec) => stream_settings(spec)?,
+        Some(spec) => stream_settings(spec, state.store().now_millis(), &[])?,
         None => None,
     };
     let spec = TableSpec {
@@ -307,7 +307,14 @@ fn billing(mode: Option<&str>, throughput: Option<Throughput>) -> Result<Option<
     }
 }
 
-fn stream_settings(spec: StreamSpecification) -> Result<Option<StreamSettings>, ApiError> {
+/// The stream a StreamSpecification asks for. Its label is the time by the server's clock,
+/// moved on a millisecond if an earlier stream of the table has it, so every stream ARN of a
+/// table names one stream.
+fn stream_settings(
+    spec: StreamSpecification,
+    now_millis: u64,
+    taken: &[&str],
+) -> Result<Option<StreamSettings>, ApiError> {
     let enabled = required(spec.stream_enabled, "streamSpecification.streamEnabled")?;
     match (enabled, spec.stream_view_type) {
         (true, Some(view)) => {
@@ -318,7 +325,10 @@ fn stream_settings(spec: StreamSpecification) -> Result<Option<StreamSettings>, 
             })?;
             Ok(Some(StreamSettings {
                 view_type,
-                label: iso8601_millis(now_millis()),
+                label: (now_millis..)
+                    .map(iso8601_millis)
+                    .find(|label| !taken.contains(&label.as_str()))
+                    .unwrap_or_default(),
                 first_seq: 0,
                 last_seq: None,
             }))
@@ -562,7 +572,9 @@ pub(super) async fn update_table(state: &AppState, input: UpdateTableInput) -> R
         }
     }
     if let Some(spec) = input.stream_specification {
-        let settings = stream_settings(spec)?;
+        let taken: Vec<&str> =
+            current.spec.stream.iter().chain(&current.past_streams).map(|s| s.label.as_str()).collect();
+        let settings = stream_settings(spec, state.store().now_millis(), &taken)?;
         match (&current.spec.stream, &settings) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::validation(format!(

@@ -9,6 +9,7 @@ mod items;
 mod legacy;
 mod partiql;
 mod read;
+pub mod streams;
 mod transact;
 
 use serde::de::DeserializeOwned;

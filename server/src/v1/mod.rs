@@ -1,6 +1,8 @@
 //! Eddy's own REST API under `/v1`: PascalCase JSON bodies like the AWS APIs, errors as
 //! `{"__type": ..., "message": ...}` with HTTP statuses, documented in `docs/api.md`.
 
+pub mod consumers;
 pub mod dev;
 pub mod response;
 pub mod retention;
+pub mod stream;

@@ -13,9 +13,10 @@ pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
     response
 }
 
-/// An error response: `{"__type": ..., "message": ...}` with the error's status.
+/// An error response: `{"__type": ..., "message": ...}` with the error's REST status (404 for
+/// a missing resource, 409 for one that exists, otherwise DynamoDB's).
 pub fn error(e: &ApiError) -> Response {
-    let mut response = (e.kind().status(), e.body()).into_response();
+    let mut response = (e.kind().rest_status(), e.body()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

@@ -1,8 +1,8 @@
 //! Attribute values on the wire: the DynamoDB JSON codec lives in `eddy_streams::json` (stream
 //! records and trigger write-backs use it too); this module maps its errors to DynamoDB errors.
 
-pub use eddy_streams::json::{JsonValueError, RawItem, RawValue, Wire, WireItem, WireItems};
 use eddy_core::Item;
+pub use eddy_streams::json::{JsonValueError, RawItem, RawValue, Wire, WireItem, WireItems};
 
 use crate::error::ApiError;
 

@@ -11,7 +11,6 @@
 mod error;
 mod follow;
 mod frame;
-pub mod record_json;
 pub mod time;
 
 use std::time::Duration;
@@ -19,7 +18,6 @@ use std::time::Duration;
 pub use error::SubscriptionError;
 pub use follow::{Subscription, SubscriptionRequest};
 pub use frame::Format;
-pub use record_json::RecordContext;
 
 /// The bounds of a subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

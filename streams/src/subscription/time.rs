@@ -12,13 +12,21 @@ pub fn parse_rfc3339_millis(text: &str) -> Option<u64> {
         std::str::from_utf8(part).ok()?.parse().ok()
     };
     let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
-    if separators.iter().any(|&(at, c)| bytes.get(at) != Some(&c)) || !matches!(bytes.get(10), Some(b'T' | b't')) {
+    if separators.iter().any(|&(at, c)| bytes.get(at) != Some(&c))
+        || !matches!(bytes.get(10), Some(b'T' | b't'))
+    {
         return None;
     }
     let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
     let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
     // Leap seconds (60) are accepted and folded into the next second's start.
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut rest = &text[19..];
