@@ -440,13 +440,12 @@ long long handle(const u8 *ptr, u32 len) {
     }
 
     line.len = 0;
-    put_str(&line, "order-totals: ");
+    put_str(&line, "order-totals: records=");
     put_u32(&line, records);
-    put_str(&line, " records, ");
+    put_str(&line, " updates=");
     put_u32(&line, updates);
-    put_str(&line, " updates of " TOTALS_TABLE ", ");
+    put_str(&line, " failed=");
     put_u32(&line, failed);
-    put_str(&line, " failed");
     log_buf(&line);
 
     if (failed) put_str(&response, "]}");

@@ -283,13 +283,12 @@ export function handle(ptr: usize, len: i32): i64 {
     }
   }
 
-  line.ascii("audit-log: ");
+  line.ascii("audit-log: records=");
   line.u32(records);
-  line.ascii(" records, ");
+  line.ascii(" written=");
   line.u32(written);
-  line.ascii(" audit items written to " + AUDIT_TABLE + ", ");
+  line.ascii(" failed=");
   line.u32(failed);
-  line.ascii(" failed");
   eddy_log(line.ptr, line.len);
 
   if (failed > 0) response.ascii("]}");
