@@ -32,13 +32,23 @@ struct StateInner {
     dev_clock: Option<Arc<DevClock>>,
     /// Turns true when the server stops, which ends every streaming subscription.
     subscriptions_stop: tokio::sync::watch::Sender<bool>,
+    /// The trigger manager (`/v1/triggers`), when the server runs one.
+    triggers: Option<Arc<eddy_triggers::TriggerManager>>,
 }
 
 impl AppState {
     /// State over an open store.
     pub fn new(store: Store, identity: Identity) -> Self {
         let subscriptions_stop = tokio::sync::watch::Sender::new(false);
-        AppState { inner: Arc::new(StateInner { store, identity, dev_clock: None, subscriptions_stop }) }
+        AppState {
+            inner: Arc::new(StateInner {
+                store,
+                identity,
+                dev_clock: None,
+                subscriptions_stop,
+                triggers: None,
+            }),
+        }
     }
 
     /// Serves `POST /v1/dev/clock` with this clock (`eddy serve --dev-clock`).
@@ -48,8 +58,26 @@ impl AppState {
             identity: self.inner.identity.clone(),
             dev_clock,
             subscriptions_stop: self.inner.subscriptions_stop.clone(),
+            triggers: self.inner.triggers.clone(),
         };
         AppState { inner: Arc::new(inner) }
+    }
+
+    /// Serves `/v1/triggers` with this trigger manager.
+    pub fn with_triggers(self, triggers: Arc<eddy_triggers::TriggerManager>) -> Self {
+        let inner = StateInner {
+            store: self.inner.store.clone(),
+            identity: self.inner.identity.clone(),
+            dev_clock: self.inner.dev_clock.clone(),
+            subscriptions_stop: self.inner.subscriptions_stop.clone(),
+            triggers: Some(triggers),
+        };
+        AppState { inner: Arc::new(inner) }
+    }
+
+    /// The trigger manager, when the server runs one.
+    pub fn triggers(&self) -> Option<&Arc<eddy_triggers::TriggerManager>> {
+        self.inner.triggers.as_ref()
     }
 
     /// The development clock, when enabled.
@@ -94,6 +122,18 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/consumers/{name}/records", get(crate::v1::consumers::records))
         .route("/v1/consumers/{name}/checkpoint", axum::routing::post(crate::v1::consumers::checkpoint))
+        .route("/v1/triggers", get(crate::v1::triggers::list))
+        .route(
+            "/v1/triggers/{name}",
+            get(crate::v1::triggers::describe)
+                .put(crate::v1::triggers::put)
+                .delete(crate::v1::triggers::delete),
+        )
+        .route("/v1/triggers/{name}/enable", axum::routing::post(crate::v1::triggers::enable))
+        .route("/v1/triggers/{name}/disable", axum::routing::post(crate::v1::triggers::disable))
+        .route("/v1/triggers/{name}/logs", get(crate::v1::triggers::logs))
+        .route("/v1/triggers/{name}/dead-letters", get(crate::v1::triggers::dead_letters))
+        .route("/v1/triggers/{name}/dead-letters/replay", axum::routing::post(crate::v1::triggers::replay))
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
         .with_state(state)
 }

@@ -26,6 +26,8 @@ enum Command {
     Bench(crate::bench::BenchArgs),
     /// Print a table's changes live, one line per change (`--json`: DynamoDB Streams JSON).
     Tail(crate::tail::TailArgs),
+    /// Manage wasm triggers on a running server: deploy, list, status, logs, rm.
+    Trigger(crate::trigger_cli::TriggerArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Bench(args) => crate::bench::run(args),
         Command::Tail(args) => crate::tail::run(args),
+        Command::Trigger(args) => crate::trigger_cli::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -218,6 +218,30 @@ impl From<eddy_streams::StreamsError> for ApiError {
     }
 }
 
+impl From<eddy_triggers::TriggerError> for ApiError {
+    fn from(e: eddy_triggers::TriggerError) -> Self {
+        use eddy_triggers::{SandboxError, TriggerError as E};
+        match e {
+            E::Validation { message } => ApiError::new(ErrorKind::Validation, message),
+            E::Module(SandboxError::Config(_) | SandboxError::Cache { .. }) => {
+                tracing::error!("trigger sandbox failed: {e}");
+                ApiError::new(ErrorKind::InternalServerError, "Internal server error")
+            }
+            E::Module(refused) => {
+                ApiError::new(ErrorKind::Validation, format!("Invalid trigger module: {refused}"))
+            }
+            E::NotFound { .. } => ApiError::new(ErrorKind::ResourceNotFound, e.to_string()),
+            E::TooManyTriggers { .. } => ApiError::new(ErrorKind::LimitExceeded, e.to_string()),
+            E::Store(e) => e.into(),
+            E::Stopping => ApiError::new(ErrorKind::ServiceUnavailable, e.to_string()),
+            other => {
+                tracing::error!("internal error: {other}");
+                ApiError::new(ErrorKind::InternalServerError, "Internal server error")
+            }
+        }
+    }
+}
+
 impl From<eddy_core::expr::ExprError> for ApiError {
     fn from(e: eddy_core::expr::ExprError) -> Self {
         ApiError::validation(e.message().to_string())

@@ -13,5 +13,6 @@ pub mod error;
 mod ops;
 pub mod serve;
 pub mod tail;
+pub mod trigger_cli;
 pub mod v1;
 pub mod wire;

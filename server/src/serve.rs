@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use eddy_core::{Clock, Limits, Store, SystemClock};
 
 use crate::app::{AppState, app};
@@ -37,9 +38,32 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if dev_clock.is_some() {
         println!("dev clock on: POST /v1/dev/clock moves the server's clock forward");
     }
-    let state = AppState::new(store.clone(), config.identity.clone()).with_dev_clock(dev_clock);
+    let triggers = eddy_triggers::TriggerManager::start(
+        store.clone(),
+        eddy_triggers::ManagerConfig {
+            region: config.identity.region.clone(),
+            account_id: config.identity.account_id.clone(),
+            runtime: eddy_triggers::RuntimeConfig {
+                // wasmtime's cache wants an absolute directory.
+                cache_dir: Some(std::path::absolute(&data_dir)?.join(TRIGGER_CACHE_DIR)),
+                ..eddy_triggers::RuntimeConfig::default()
+            },
+        },
+    )
+    .await
+    .context("cannot start the triggers")?;
+    let state = AppState::new(store.clone(), config.identity.clone())
+        .with_dev_clock(dev_clock)
+        .with_triggers(triggers.clone());
     let trimmer = tokio::spawn(trim_forever(store.clone()));
     let stopping = state.clone();
+    // Without TCP_NODELAY, Nagle's algorithm holds small writes (an SSE event, a small response)
+    // until the peer's delayed ACK: tens of milliseconds of added latency.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
@@ -49,10 +73,17 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .context("server failed")?;
     trimmer.abort();
+    // Each trigger finishes the batch in flight; its checkpoint commits before the writer stops.
+    triggers.shutdown().await;
+    drop(triggers);
     println!("eddy stopped; every acknowledged write is on disk");
     tokio::task::spawn_blocking(move || store.shutdown()).await.ok();
     Ok(())
 }
+
+/// Directory under the data dir holding compiled trigger modules, so a restart does not
+/// recompile them.
+pub const TRIGGER_CACHE_DIR: &str = "trigger-cache";
 
 /// How often expired change records are trimmed.
 pub const TRIM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);

@@ -2,8 +2,8 @@
 //! values in DynamoDB JSON and the images the stream's view type asks for.
 //!
 //! Eddy's transaction id and trigger hop count are not part of DynamoDB's `StreamRecord`, so
-//! this encoding leaves them out: a client that checks records against DynamoDB's model sees
-//! nothing unexpected. Eddy's own APIs carry them.
+//! [`to_json`] (the Streams API) leaves them out: a client that checks records against
+//! DynamoDB's model sees nothing unexpected. Eddy's own APIs use [`to_json_extended`].
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -75,6 +75,34 @@ pub fn to_json(record: &ChangeRecord, context: RecordContext<'_>) -> Value {
         "eventSource": EVENT_SOURCE,
         "eventVersion": EVENT_VERSION,
     })
+}
+
+/// The record as Eddy's own APIs show it (HTTP subscriptions, consumers, trigger batches): the
+/// GetRecords shape plus `eventSourceARN` (the table's stream ARN, as Lambda events carry it)
+/// and an `eddy` object with the transaction id (shared by all records of one transaction) and
+/// the trigger hop count, when they apply.
+pub fn to_json_extended(
+    record: &ChangeRecord,
+    context: RecordContext<'_>,
+    event_source_arn: Option<&str>,
+) -> Value {
+    let mut value = to_json(record, context);
+    if let Value::Object(map) = &mut value {
+        if let Some(arn) = event_source_arn {
+            map.insert("eventSourceARN".into(), arn.into());
+        }
+        let mut eddy = Map::new();
+        if let Some(id) = record.transaction_id {
+            eddy.insert("TransactionId".into(), format!("{id:016x}").into());
+        }
+        if record.hops > 0 {
+            eddy.insert("Hops".into(), record.hops.into());
+        }
+        if !eddy.is_empty() {
+            map.insert("eddy".into(), Value::Object(eddy));
+        }
+    }
+    value
 }
 
 /// An item (or key) in DynamoDB JSON.

@@ -97,7 +97,9 @@ pub enum BatchFailure {
         message: String,
     },
     /// A write-back targets the trigger's own source table, which could loop forever.
-    #[error("write-back {index} targets the trigger's own source table {table}; a trigger may not write to it")]
+    #[error(
+        "write-back {index} targets the trigger's own source table {table}; a trigger may not write to it"
+    )]
     OwnTableWrite {
         /// Position among the batch's write-backs.
         index: usize,
@@ -128,7 +130,12 @@ pub enum BatchFailure {
 impl BatchFailure {
     /// A failure that a retry cannot fix: the batch goes to the dead letters without retries.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, BatchFailure::OwnTableWrite { .. } | BatchFailure::HopLimit { .. } | BatchFailure::RecordTooOld { .. })
+        matches!(
+            self,
+            BatchFailure::OwnTableWrite { .. }
+                | BatchFailure::HopLimit { .. }
+                | BatchFailure::RecordTooOld { .. }
+        )
     }
 
     /// A short name of the cause, stored with dead letters (`ErrorType`).

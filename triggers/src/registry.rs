@@ -204,14 +204,12 @@ impl TriggerConfig {
         out.insert("MaximumRetryAttempts".into(), self.maximum_retry_attempts.into());
         out.insert("MaximumRecordAgeInSeconds".into(), self.maximum_record_age_in_seconds.into());
         out.insert("BisectBatchOnFunctionError".into(), self.bisect_batch_on_function_error.into());
-        let types: Vec<&str> = if self.report_batch_item_failures { vec!["ReportBatchItemFailures"] } else { vec![] };
+        let types: Vec<&str> =
+            if self.report_batch_item_failures { vec!["ReportBatchItemFailures"] } else { vec![] };
         out.insert("FunctionResponseTypes".into(), json!(types));
         out.insert("ParallelizationFactor".into(), self.parallelization_factor.into());
         out.insert("TumblingWindowInSeconds".into(), self.tumbling_window_in_seconds.into());
-        out.insert(
-            "DestinationConfig".into(),
-            json!({"OnFailure": {"Destination": self.dead_letter_table}}),
-        );
+        out.insert("DestinationConfig".into(), json!({"OnFailure": {"Destination": self.dead_letter_table}}));
         out.insert("Enabled".into(), self.enabled.into());
         out.insert("Limits".into(), json!(self.limits));
         Value::Object(out)
@@ -248,12 +246,14 @@ pub struct StoredTrigger {
 impl StoredTrigger {
     /// Encodes for the store.
     pub fn encode(&self) -> Result<Vec<u8>, TriggerError> {
-        serde_json::to_vec(self).map_err(|e| TriggerError::Corrupt { name: String::new(), reason: e.to_string() })
+        serde_json::to_vec(self)
+            .map_err(|e| TriggerError::Corrupt { name: String::new(), reason: e.to_string() })
     }
 
     /// Decodes a stored document.
     pub fn decode(name: &str, bytes: &[u8]) -> Result<StoredTrigger, TriggerError> {
-        serde_json::from_slice(bytes).map_err(|e| TriggerError::Corrupt { name: name.into(), reason: e.to_string() })
+        serde_json::from_slice(bytes)
+            .map_err(|e| TriggerError::Corrupt { name: name.into(), reason: e.to_string() })
     }
 
     /// The module bytes.
@@ -319,7 +319,9 @@ pub fn parse_registration(name: &str, body: &Value) -> Result<Registration, Trig
     }
     let module = match (body.get("Module"), body.get("ModuleWat")) {
         (Some(_), Some(_)) => {
-            return Err(TriggerError::validation("Give either Module (base64 wasm) or ModuleWat (text), not both"));
+            return Err(TriggerError::validation(
+                "Give either Module (base64 wasm) or ModuleWat (text), not both",
+            ));
         }
         (None, None) => {
             return Err(TriggerError::validation("Module (base64 wasm) or ModuleWat (WAT text) is required"));
@@ -337,9 +339,11 @@ pub fn parse_registration(name: &str, body: &Value) -> Result<Registration, Trig
         None => return Err(TriggerError::validation("TableName is required")),
     };
     let starting_position = match body.get("StartingPosition") {
-        None => return Err(TriggerError::validation(
-            "StartingPosition is required: TRIM_HORIZON, LATEST, AT_TIMESTAMP or AT_SEQUENCE_NUMBER",
-        )),
+        None => {
+            return Err(TriggerError::validation(
+                "StartingPosition is required: TRIM_HORIZON, LATEST, AT_TIMESTAMP or AT_SEQUENCE_NUMBER",
+            ));
+        }
         Some(Value::String(s)) => match s.as_str() {
             "TRIM_HORIZON" => StartingPosition::TrimHorizon,
             "LATEST" => StartingPosition::Latest,
@@ -353,19 +357,24 @@ pub fn parse_registration(name: &str, body: &Value) -> Result<Registration, Trig
         },
         Some(_) => return Err(TriggerError::validation("StartingPosition must be a string")),
     };
-    let starting_position_timestamp_millis = match (body.get("StartingPositionTimestamp"), starting_position) {
+    let starting_position_timestamp_millis = match (body.get("StartingPositionTimestamp"), starting_position)
+    {
         (None, StartingPosition::AtTimestamp) => {
             return Err(TriggerError::validation("StartingPositionTimestamp is required with AT_TIMESTAMP"));
         }
         (Some(value), StartingPosition::AtTimestamp) => Some(timestamp_millis(value)?),
         (Some(_), _) => {
-            return Err(TriggerError::validation("StartingPositionTimestamp is only allowed with AT_TIMESTAMP"));
+            return Err(TriggerError::validation(
+                "StartingPositionTimestamp is only allowed with AT_TIMESTAMP",
+            ));
         }
         (None, _) => None,
     };
     let starting_sequence_number = match (body.get("StartingSequenceNumber"), starting_position) {
         (None, StartingPosition::AtSequenceNumber) => {
-            return Err(TriggerError::validation("StartingSequenceNumber is required with AT_SEQUENCE_NUMBER"));
+            return Err(TriggerError::validation(
+                "StartingSequenceNumber is required with AT_SEQUENCE_NUMBER",
+            ));
         }
         (Some(Value::String(text)), StartingPosition::AtSequenceNumber) => {
             Some(parse_sequence_number(text).ok_or_else(|| {
@@ -484,7 +493,9 @@ fn validate_table_name(name: &str, field: &str) -> Result<String, TriggerError> 
 /// `{"OnFailure": {"Destination": "<table name or table ARN>"}}`.
 fn destination(value: &Value, trigger: &str) -> Result<String, TriggerError> {
     let Value::Object(config) = value else {
-        return Err(TriggerError::validation("DestinationConfig must be an object: {\"OnFailure\": {\"Destination\": \"<table>\"}}"));
+        return Err(TriggerError::validation(
+            "DestinationConfig must be an object: {\"OnFailure\": {\"Destination\": \"<table>\"}}",
+        ));
     };
     if config.contains_key("OnSuccess") {
         return Err(TriggerError::validation(
@@ -519,12 +530,20 @@ fn destination(value: &Value, trigger: &str) -> Result<String, TriggerError> {
     }
 }
 
-fn integer(body: &Map<String, Value>, field: &str, default: i64, min: i64, max: i64) -> Result<i64, TriggerError> {
+fn integer(
+    body: &Map<String, Value>,
+    field: &str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, TriggerError> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(default),
         Some(Value::Number(n)) => match n.as_i64() {
             Some(v) if (min..=max).contains(&v) => Ok(v),
-            _ => Err(TriggerError::validation(format!("{field} must be a whole number from {min} to {max}; got {n}"))),
+            _ => Err(TriggerError::validation(format!(
+                "{field} must be a whole number from {min} to {max}; got {n}"
+            ))),
         },
         Some(other) => Err(TriggerError::validation(format!("{field} must be a number; got {other}"))),
     }

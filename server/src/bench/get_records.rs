@@ -120,7 +120,7 @@ pub async fn run(plan: &Plan, target: &Arc<Target>) -> anyhow::Result<Report> {
     );
     let _ = writeln!(
         notes,
-        "ListStreams + DescribeStream: {:.2} ms; GetShardIterator: {} requests",
+        "ListStreams + DescribeStream: {:.2} ms; GetShardIterator requests: {}",
         control_time.as_secs_f64() * 1000.0,
         shards.len()
     );

@@ -15,7 +15,7 @@ use eddy_core::Store;
 use eddy_core::changelog::{ChangeFeed, ChangeRecord, format_sequence_number, parse_sequence_number};
 use eddy_core::schema::StreamViewType;
 use eddy_core::store::{Consumer, ConsumerStatus, StartPosition};
-use eddy_streams::record::{RecordContext, to_json};
+use eddy_streams::record::{RecordContext, to_json_extended};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -173,7 +173,7 @@ pub async fn records(
                 region: &region,
             };
             Ok(json!({
-                "Records": records.iter().map(|r: &ChangeRecord| to_json(r, context)).collect::<Vec<_>>(),
+                "Records": records.iter().map(|r: &ChangeRecord| to_json_extended(r, context, None)).collect::<Vec<_>>(),
                 "NextSequenceNumber": format_sequence_number(next),
                 "HighWatermarkSequenceNumber": format_sequence_number(position.high_watermark),
             }))

@@ -6,3 +6,4 @@ pub mod dev;
 pub mod response;
 pub mod retention;
 pub mod stream;
+pub mod triggers;

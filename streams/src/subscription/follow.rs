@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::frame::FinalKind;
 use super::{Format, Limits, StartFrom, SubscriptionError};
 use crate::filter::FilterCriteria;
-use crate::record::{RecordContext, to_json};
+use crate::record::{RecordContext, to_json_extended};
 
 /// Pages start this small and grow toward [`Limits::page_records_max`] once the size of the
 /// table's records is known, so a first page of huge records stays small.
@@ -241,7 +241,7 @@ impl Subscription {
                 view_type: StreamViewType::NewAndOldImages,
                 region: &self.region,
             };
-            let json = to_json(&record, context);
+            let json = to_json_extended(&record, context, None);
             if let Some(filter) = &self.filter
                 && !filter.matches(&json)
             {

@@ -1,0 +1,602 @@
+//! The delivery loop: one task per trigger follows its table's high watermark, reads the batch
+//! after the checkpoint, filters it, invokes the module, and commits the write-backs together
+//! with the checkpoint (`Store::commit_consumer`), so each write-back is applied exactly once
+//! even across crashes and retries.
+//!
+//! A failed batch is retried with exponential backoff, bisected if the trigger asks for it, cut
+//! before the lowest failed record of a partial batch response, and after
+//! `MaximumRetryAttempts` or `MaximumRecordAgeInSeconds` sent to the dead-letter table in the
+//! same commit that moves the checkpoint past it. `docs/triggers.md` states the semantics.
+
+mod batch;
+pub(crate) mod dead_letter;
+mod replay;
+mod writes;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use eddy_core::Store;
+use eddy_core::changelog::{ChangeFeed, format_sequence_number, parse_sequence_number};
+use eddy_core::store::{ConsumerCommit, ItemWrite};
+use eddy_streams::filter::FilterCriteria;
+use tokio::sync::{Notify, mpsc};
+
+use crate::error::BatchFailure;
+use crate::registry::TriggerConfig;
+use crate::sandbox::{CompiledModule, HostReader, Invocation, InvocationError};
+use crate::status::{LogLine, LogRing, State, Status};
+
+pub use replay::{ReplayOutcome, ReplayRequest};
+
+use batch::{Loaded, ReadSpec, Rec};
+
+/// Longest chain of trigger write-backs: a change record carries how many write-backs led to
+/// it, and write-backs that would carry more than this many hops fail their batch (which then
+/// goes to the dead letters), so a loop A -> B -> A stops.
+pub const HOPS_MAX: u32 = 8;
+/// First wait before retrying a failed batch; doubles per attempt up to [`BACKOFF_MAX`].
+pub const BACKOFF_INITIAL: Duration = Duration::from_millis(100);
+/// Longest wait between retries of a failed batch.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// Wait before reading again after a storage failure.
+pub const STORE_RETRY: Duration = Duration::from_millis(500);
+
+/// A trigger's registration as it runs: the configuration and the compiled module. Replaced
+/// whole when the trigger is re-registered; the task picks up the new one at its next batch.
+pub(crate) struct Active {
+    pub config: TriggerConfig,
+    pub module: CompiledModule,
+    pub filter: Option<FilterCriteria>,
+    pub module_sha256: String,
+    pub version: u64,
+    pub created_at_millis: u64,
+    pub last_modified_millis: u64,
+}
+
+/// What a trigger's task and the manager share.
+pub(crate) struct Shared {
+    pub name: String,
+    pub consumer: String,
+    pub store: Store,
+    pub region: String,
+    /// The account in `eventSourceARN`.
+    pub account_id: String,
+    pub active: RwLock<Arc<Active>>,
+    pub status: Mutex<Status>,
+    pub logs: Mutex<LogRing>,
+    /// Wakes the task: a new registration, enable/disable, a replay request, stopping.
+    pub wake: Notify,
+    pub stopping: AtomicBool,
+}
+
+impl Shared {
+    pub fn active(&self) -> Arc<Active> {
+        match self.active.read() {
+            Ok(a) => Arc::clone(&a),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub fn status(&self) -> std::sync::MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn logs(&self) -> std::sync::MutexGuard<'_, LogRing> {
+        self.logs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    fn error(&self, message: String) {
+        let now = self.store.now_millis();
+        self.status().last_error = Some((message, now));
+    }
+
+    fn log_host(&self, first_seq: u64, line: String) {
+        let at_millis = self.store.now_millis();
+        self.logs().push(LogLine { at_millis, sequence_number: format_sequence_number(first_seq), line });
+    }
+}
+
+/// Where a trigger's batch stands across attempts: reset whenever the checkpoint moves.
+#[derive(Debug, Default)]
+struct Retry {
+    /// The first seq of the batch these attempts are about.
+    first_seq: u64,
+    /// The read range is cut to this many records (a partial response, a bisection, a retry
+    /// of the same records).
+    limit: Option<usize>,
+    /// Failed attempts of this batch so far.
+    attempts: u32,
+}
+
+/// What the task does after a step.
+pub(crate) enum Next {
+    /// Step again at once.
+    Continue,
+    /// Nothing to read: wait for the high watermark to move.
+    Idle,
+    /// Wait this long (backoff, batching window), unless woken.
+    Sleep(Duration),
+    /// The trigger cannot go on; wait for a new registration.
+    Fail(String),
+    /// The store is shutting down.
+    Stop,
+}
+
+/// Runs a trigger until the manager stops it.
+pub(crate) async fn run(shared: Arc<Shared>, mut replays: mpsc::Receiver<ReplayRequest>) {
+    let mut retry = Retry::default();
+    let mut window_started: Option<Instant> = None;
+    let mut watch: Option<(String, tokio::sync::watch::Receiver<u64>)> = None;
+    loop {
+        if shared.stopping() {
+            return;
+        }
+        while let Ok(request) = replays.try_recv() {
+            replay::serve(&shared, request).await;
+        }
+        let active = shared.active();
+        let table = active.config.table_name.clone();
+        if watch.as_ref().is_none_or(|(t, _)| *t != table) {
+            watch = shared.store.watch(&table).ok().map(|rx| (table.clone(), rx));
+        }
+        if let Some((_, rx)) = watch.as_mut() {
+            rx.borrow_and_update();
+        }
+        let next = if !active.config.enabled {
+            shared.status().state = State::Disabled;
+            Next::Fail(String::new())
+        } else {
+            {
+                let mut status = shared.status();
+                if status.state != State::Enabled {
+                    status.state = State::Enabled;
+                }
+            }
+            step(&shared, &active, &mut retry, &mut window_started).await
+        };
+        let sleep = match next {
+            Next::Continue => continue,
+            Next::Stop => return,
+            Next::Idle => None,
+            Next::Sleep(d) => Some(d),
+            Next::Fail(reason) => {
+                if !reason.is_empty() {
+                    tracing::warn!(trigger = %shared.name, "trigger stopped: {reason}");
+                    shared.error(reason);
+                    shared.status().state = State::Failed;
+                }
+                // Only a new registration, enable/disable, a replay or stopping wakes it.
+                tokio::select! {
+                    () = shared.wake.notified() => {}
+                    Some(request) = replays.recv() => replay::serve(&shared, request).await,
+                }
+                continue;
+            }
+        };
+        let changed = async {
+            match watch.as_mut() {
+                Some((_, rx)) => {
+                    if rx.changed().await.is_err() {
+                        // The table was deleted: the next read says so.
+                        std::future::pending::<()>().await;
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let timer = async {
+            match sleep {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        // A backoff is not cut short by new records, only by the timer or a wake-up.
+        let retrying = sleep.is_some() && retry.attempts > 0;
+        tokio::select! {
+            () = changed, if !retrying => {}
+            () = timer => {}
+            () = shared.wake.notified() => {}
+            Some(request) = replays.recv() => replay::serve(&shared, request).await,
+        }
+    }
+}
+
+/// One step: read the batch after the checkpoint and deliver it (or part of it).
+async fn step(
+    shared: &Arc<Shared>,
+    active: &Arc<Active>,
+    retry: &mut Retry,
+    window_started: &mut Option<Instant>,
+) -> Next {
+    let config = &active.config;
+    let limit = retry.limit.unwrap_or(config.batch_size as usize);
+    let loaded = {
+        let shared = Arc::clone(shared);
+        let active = Arc::clone(active);
+        tokio::task::spawn_blocking(move || {
+            let spec = ReadSpec {
+                consumer: &shared.consumer,
+                table: &active.config.table_name,
+                limit,
+                input_bytes_max: active.module.limits().input_bytes_max,
+                filter: active.filter.as_ref(),
+                region: &shared.region,
+                account_id: &shared.account_id,
+            };
+            batch::load(&shared.store, &spec)
+        })
+        .await
+    };
+    let loaded = match loaded {
+        Ok(Ok(loaded)) => loaded,
+        Ok(Err(batch::LoadError::Gone(reason))) => return Next::Fail(reason),
+        Ok(Err(batch::LoadError::Store(e))) => {
+            shared.error(format!("reading the changelog failed: {e}"));
+            return Next::Sleep(STORE_RETRY);
+        }
+        Err(e) => {
+            shared.error(format!("reading the changelog failed: {e}"));
+            return Next::Sleep(STORE_RETRY);
+        }
+    };
+    if loaded.checkpoint + 1 != retry.first_seq {
+        *retry = Retry { first_seq: loaded.checkpoint + 1, limit: None, attempts: 0 };
+    }
+    if let Some((from, to)) = loaded.trimmed {
+        let message = format!(
+            "records {} to {} expired from the changelog (retention) before the trigger processed them",
+            format_sequence_number(from),
+            format_sequence_number(to)
+        );
+        tracing::error!(trigger = %shared.name, "{message}");
+        shared.log_host(from, format!("eddy: {message}"));
+        shared.error(message);
+    }
+    let Some(last) = loaded.records.last() else {
+        *window_started = None;
+        return Next::Idle;
+    };
+    let last_seq = last.seq;
+
+    let window = Duration::from_secs(u64::from(config.maximum_batching_window_in_seconds));
+    if !window.is_zero() && loaded.records.len() < limit && retry.limit.is_none() {
+        let started = *window_started.get_or_insert_with(Instant::now);
+        if let Some(left) = window.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) {
+            return Next::Sleep(left);
+        }
+    }
+    *window_started = None;
+
+    if config.maximum_record_age_in_seconds >= 0 {
+        let max_millis = config.maximum_record_age_in_seconds as u64 * 1000;
+        let now = shared.store.now_millis();
+        let expired = loaded
+            .records
+            .iter()
+            .take_while(|r| now.saturating_sub(r.created_at_millis) > max_millis)
+            .count();
+        if expired > 0 {
+            let oldest = &loaded.records[0];
+            let failure = BatchFailure::RecordTooOld {
+                age_seconds: now.saturating_sub(oldest.created_at_millis) / 1000,
+                max_seconds: max_millis / 1000,
+            };
+            let range = &loaded.records[..expired];
+            return dead_letter(shared, active, range, &failure, retry.attempts).await;
+        }
+    }
+
+    let invoked: Vec<&Rec> = loaded.records.iter().filter(|r| r.matches).collect();
+    if invoked.is_empty() {
+        return match commit(shared, last_seq, Vec::new(), loaded.records.len(), 0).await {
+            Committed::Done => Next::Continue,
+            Committed::Rejected(_) => Next::Sleep(STORE_RETRY),
+            Committed::Then(next) => next,
+        };
+    }
+    let outcome = invoke(shared, active, &invoked).await;
+    let failure = match outcome {
+        Err(failure) => failure,
+        Ok(done) => match deliverable(shared, active, &loaded, &invoked, done, retry) {
+            Deliver::Commit(writes) => {
+                let count = writes.len();
+                match commit(shared, last_seq, writes, loaded.records.len(), count).await {
+                    Committed::Done => return Next::Continue,
+                    // A rejected write-back fails the batch like an invocation error.
+                    Committed::Rejected(failure) => failure,
+                    Committed::Then(next) => return next,
+                }
+            }
+            Deliver::Prefix => return Next::Continue,
+            Deliver::Fail(failure) => failure,
+        },
+    };
+    failed(shared, active, &loaded, &invoked, failure, retry).await
+}
+
+/// What to do with a successful invocation.
+enum Deliver {
+    Commit(Vec<ItemWrite>),
+    /// The guest failed records after the first: deliver the prefix before them first.
+    Prefix,
+    Fail(BatchFailure),
+}
+
+fn deliverable(
+    shared: &Shared,
+    active: &Active,
+    loaded: &Loaded,
+    invoked: &[&Rec],
+    done: Done,
+    retry: &mut Retry,
+) -> Deliver {
+    let config = &active.config;
+    if config.report_batch_item_failures && !done.failures.is_empty() {
+        let mut lowest = u64::MAX;
+        for identifier in &done.failures {
+            match parse_sequence_number(identifier).filter(|seq| invoked.iter().any(|r| r.seq == *seq)) {
+                Some(seq) => lowest = lowest.min(seq),
+                None => return Deliver::Fail(BatchFailure::UnknownItem { identifier: identifier.clone() }),
+            }
+        }
+        if lowest == invoked[0].seq {
+            return Deliver::Fail(BatchFailure::ItemFailed {
+                sequence_number: format_sequence_number(lowest),
+            });
+        }
+        // The write-backs cannot be split by record, so the records before the failed one run
+        // again as a batch of their own and commit with their write-backs; the failed record
+        // then heads the next batch.
+        retry.limit = Some(loaded.records.iter().take_while(|r| r.seq < lowest).count());
+        return Deliver::Prefix;
+    }
+    let hops = invoked.iter().map(|r| r.hops).max().unwrap_or(0).saturating_add(1);
+    if !done.writes.is_empty() && hops > HOPS_MAX {
+        return Deliver::Fail(BatchFailure::HopLimit { hops, max: HOPS_MAX });
+    }
+    match writes::item_writes(&shared.store, &config.table_name, &done.writes, hops) {
+        Ok(writes) => Deliver::Commit(writes),
+        Err(failure) => Deliver::Fail(failure),
+    }
+}
+
+/// A failed attempt: bisect, back off, or give up and dead-letter.
+async fn failed(
+    shared: &Arc<Shared>,
+    active: &Arc<Active>,
+    loaded: &Loaded,
+    invoked: &[&Rec],
+    failure: BatchFailure,
+    retry: &mut Retry,
+) -> Next {
+    let config = &active.config;
+    let first = invoked.first().map_or(retry.first_seq, |r| r.seq);
+    {
+        let mut status = shared.status();
+        status.failures += 1;
+    }
+    shared.error(format!("batch starting at {}: {failure}", format_sequence_number(first)));
+    shared.log_host(first, format!("eddy: batch of {} records failed: {failure}", invoked.len()));
+    if config.bisect_batch_on_function_error && invoked.len() > 1 {
+        // Bisection does not count as a retry (as in Lambda): the halves are tried at once.
+        let last_of_half = invoked[invoked.len() / 2 - 1].seq;
+        retry.limit = Some(loaded.records.iter().take_while(|r| r.seq <= last_of_half).count());
+        return Next::Continue;
+    }
+    retry.attempts += 1;
+    let exhausted = failure.is_permanent()
+        || (config.maximum_retry_attempts >= 0 && i64::from(retry.attempts) > config.maximum_retry_attempts);
+    if exhausted {
+        // A record the guest reported failed goes alone: the records after it were not reported
+        // and run again in the next batch.
+        let range = match failure {
+            BatchFailure::ItemFailed { .. } => {
+                let end = loaded.records.iter().take_while(|r| r.seq <= first).count();
+                &loaded.records[..end]
+            }
+            _ => &loaded.records[..],
+        };
+        return dead_letter(shared, active, range, &failure, retry.attempts).await;
+    }
+    retry.limit = Some(loaded.records.len());
+    Next::Sleep(backoff(retry.attempts))
+}
+
+/// The wait before retry `attempt` (1-based).
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let factor = 1u32 << attempt.saturating_sub(1).min(16);
+    BACKOFF_INITIAL.saturating_mul(factor).min(BACKOFF_MAX)
+}
+
+/// Sends the matching records of `range` to the dead-letter table and moves the checkpoint
+/// past the whole range, in one commit.
+async fn dead_letter(
+    shared: &Arc<Shared>,
+    active: &Arc<Active>,
+    range: &[Rec],
+    failure: &BatchFailure,
+    attempts: u32,
+) -> Next {
+    let Some(last) = range.last() else { return Next::Continue };
+    let config = &active.config;
+    if let Err(e) = dead_letter::ensure_table(&shared.store, &config.dead_letter_table).await {
+        shared.error(format!("cannot use dead-letter table {}: {e}", config.dead_letter_table));
+        return Next::Sleep(BACKOFF_MAX);
+    }
+    let now = shared.store.now_millis();
+    let writes: Vec<ItemWrite> = range
+        .iter()
+        .filter(|r| r.matches)
+        .map(|r| {
+            dead_letter::DeadLetter {
+                trigger: &shared.name,
+                source_table: &config.table_name,
+                seq: r.seq,
+                hops: r.hops,
+                record: &r.json,
+                record_text: &r.text,
+                failure,
+                attempts,
+                now_millis: now,
+            }
+            .write(&config.dead_letter_table)
+        })
+        .collect();
+    let count = writes.len();
+    let first = range[0].seq;
+    shared.log_host(
+        first,
+        format!("eddy: {count} records sent to dead-letter table {}: {failure}", config.dead_letter_table),
+    );
+    match commit(shared, last.seq, writes, range.len(), 0).await {
+        Committed::Done => {
+            shared.status().records_dead_lettered += count as u64;
+            Next::Continue
+        }
+        Committed::Rejected(f) => {
+            shared.error(format!("writing dead letters to {} failed: {f}", config.dead_letter_table));
+            Next::Sleep(BACKOFF_MAX)
+        }
+        Committed::Then(next) => next,
+    }
+}
+
+/// How a commit went.
+pub(crate) enum Committed {
+    /// Write-backs and checkpoint are durable.
+    Done,
+    /// A write was rejected; nothing was written.
+    Rejected(BatchFailure),
+    /// Not committed for another reason; do this next.
+    Then(Next),
+}
+
+/// Commits `writes` with the checkpoint at `checkpoint`, atomically.
+async fn commit(
+    shared: &Arc<Shared>,
+    checkpoint: u64,
+    writes: Vec<ItemWrite>,
+    records: usize,
+    write_backs: usize,
+) -> Committed {
+    let described: Vec<(&'static str, String)> = writes
+        .iter()
+        .map(|w| {
+            let function = match w.action {
+                eddy_core::store::WriteAction::Put(_) => "put_item",
+                eddy_core::store::WriteAction::Update(_) => "update_item",
+                eddy_core::store::WriteAction::Delete => "delete_item",
+            };
+            (function, w.table.clone())
+        })
+        .collect();
+    let commit = ConsumerCommit { name: shared.consumer.clone(), checkpoint, writes };
+    match shared.store.commit_consumer(commit).await {
+        Ok(_) => {
+            let now = shared.store.now_millis();
+            let mut status = shared.status();
+            status.records_processed += records as u64;
+            status.write_backs += write_backs as u64;
+            status.last_processed_millis = Some(now);
+            Committed::Done
+        }
+        Err(eddy_core::Error::WriteRejected { index, reason }) => {
+            let (function, table) = described.get(index).cloned().unwrap_or(("put_item", String::new()));
+            Committed::Rejected(BatchFailure::WriteRejected {
+                index,
+                function,
+                table,
+                message: reason.to_string(),
+            })
+        }
+        // The checkpoint moved or the consumer changed under us: read again.
+        Err(eddy_core::Error::Validation { message }) => {
+            shared.error(format!("checkpoint not taken: {message}"));
+            Committed::Then(Next::Sleep(STORE_RETRY))
+        }
+        Err(eddy_core::Error::ResourceNotFound { message }) => Committed::Then(Next::Fail(message)),
+        Err(eddy_core::Error::Unavailable { .. }) => Committed::Then(Next::Stop),
+        Err(e) => {
+            shared.error(format!("committing the batch failed: {e}"));
+            Committed::Then(Next::Sleep(STORE_RETRY))
+        }
+    }
+}
+
+/// What the invocations of one batch produced together.
+pub(crate) struct Done {
+    pub failures: Vec<String>,
+    pub writes: Vec<crate::sandbox::WriteBack>,
+}
+
+/// Invokes the module on the records, split into `ParallelizationFactor` concurrent
+/// invocations by item key. Any failed invocation fails the batch.
+async fn invoke(shared: &Arc<Shared>, active: &Arc<Active>, records: &[&Rec]) -> Result<Done, BatchFailure> {
+    let groups = batch::split_by_key(records, active.config.parallelization_factor as usize);
+    let reader: Arc<dyn HostReader> = Arc::new(writes::StoreReader { store: shared.store.clone() });
+    let mut tasks = Vec::with_capacity(groups.len());
+    for group in &groups {
+        let input = batch::batch_json(group.iter().copied());
+        let module = active.module.clone();
+        let reader = Arc::clone(&reader);
+        tasks.push((group[0].seq, tokio::task::spawn_blocking(move || module.invoke(&input, reader))));
+    }
+    let mut results: Vec<(u64, Result<Invocation, InvocationError>)> = Vec::with_capacity(tasks.len());
+    for (first, task) in tasks {
+        let result = task.await.unwrap_or_else(|e| {
+            Err(InvocationError::Instantiate(format!("the invocation thread failed: {e}")))
+        });
+        results.push((first, result));
+    }
+    let now = shared.store.now_millis();
+    {
+        let mut status = shared.status();
+        status.invocations += results.len() as u64;
+    }
+    let mut done = Done { failures: Vec::new(), writes: Vec::new() };
+    let mut first_error = None;
+    for (first, result) in results {
+        match result {
+            Ok(invocation) => {
+                let mut logs = shared.logs();
+                for line in invocation.logs {
+                    logs.push(LogLine {
+                        at_millis: now,
+                        sequence_number: format_sequence_number(first),
+                        line,
+                    });
+                }
+                drop(logs);
+                done.failures.extend(invocation.batch_item_failures);
+                done.writes.extend(invocation.writes);
+            }
+            Err(e) => {
+                shared.log_host(first, format!("eddy: invocation failed: {e}"));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(BatchFailure::Invocation(e)),
+        None => Ok(done),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_bound() {
+        assert_eq!(backoff(1), BACKOFF_INITIAL);
+        assert_eq!(backoff(2), BACKOFF_INITIAL * 2);
+        assert_eq!(backoff(4), BACKOFF_INITIAL * 8);
+        assert_eq!(backoff(40), BACKOFF_MAX);
+    }
+}
