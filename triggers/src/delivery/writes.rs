@@ -30,6 +30,31 @@ impl HostReader for StoreReader {
         let item = self.store.get_item(table, &key).map_err(|e| e.to_string())?;
         Ok(item.as_ref().map(item_json))
     }
+
+    /// Applies a buffered `update_item` to the item as the invocation sees it, with the same
+    /// expression code the commit will use, so `get_item` shows the invocation's own updates.
+    fn apply_update(&self, item: Option<&Value>, request: &Value) -> Option<Result<Option<Value>, String>> {
+        let write = WriteBack { kind: WriteKind::Update, request: request.clone() };
+        let applied = (|| {
+            let table = write.table_name().to_string();
+            let item_write = item_write(&self.store, &write, 0)?;
+            let WriteAction::Update(Some(update)) = item_write.action else {
+                return Err("update_item needs an UpdateExpression".to_string());
+            };
+            let meta = self.store.table(&table).map_err(|e| e.to_string())?;
+            let base = match item {
+                Some(json) => {
+                    let raw: RawItem = serde_json::from_value(json.clone())
+                        .map_err(|e| format!("item is not DynamoDB JSON: {e}"))?;
+                    item_from_raw(raw).map_err(|e| e.message().to_string())?
+                }
+                None => item_write.key.to_item(&meta.spec.key_schema),
+            };
+            let updated = update.apply(&base).map_err(|e| e.to_string())?;
+            Ok(Some(item_json(&updated)))
+        })();
+        Some(applied)
+    }
 }
 
 /// Converts a batch's write-backs, in order, into item writes carrying `hops`. Refuses writes
@@ -146,4 +171,46 @@ fn item_write(store: &Store, write: &WriteBack, hops: u32) -> Result<ItemWrite, 
         return_item_on_condition_failure: false,
         hops,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use eddy_core::schema::{BillingMode, TableSpec};
+    use eddy_core::{KeyAttribute, KeySchema, Limits, ScalarType, SystemClock};
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn get_item_sees_the_invocations_own_updates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Limits::default(), Arc::new(SystemClock)).unwrap();
+        let pk = KeyAttribute { name: "customer".into(), scalar_type: ScalarType::S };
+        let spec = TableSpec {
+            name: "totals".into(),
+            key_schema: KeySchema { partition: pk.clone(), sort: None },
+            attribute_definitions: vec![pk],
+            billing: BillingMode::PayPerRequest,
+            tags: Default::default(),
+            stream: None,
+            deletion_protection: false,
+            table_class: "STANDARD".into(),
+        };
+        store.create_table(spec, Vec::new(), "id".into()).await.unwrap();
+        let reader = StoreReader { store };
+        let request = json!({
+            "TableName": "totals",
+            "Key": {"customer": {"S": "alice"}},
+            "UpdateExpression": "ADD amount :a",
+            "ExpressionAttributeValues": {":a": {"N": "5"}},
+        });
+        let first = reader.apply_update(None, &request).unwrap().unwrap();
+        assert_eq!(first, Some(json!({"customer": {"S": "alice"}, "amount": {"N": "5"}})));
+        let second = reader.apply_update(first.as_ref(), &request).unwrap().unwrap();
+        assert_eq!(second.as_ref().and_then(|i| i.get("amount")), Some(&json!({"N": "10"})));
+        let bad = json!({"TableName": "totals", "Key": {"customer": {"S": "a"}}, "UpdateExpression": "ADD"});
+        assert!(reader.apply_update(None, &bad).unwrap().is_err());
+    }
 }
