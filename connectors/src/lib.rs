@@ -1,4 +1,17 @@
 //! Eddy's connectors: the [`sink::Sink`] trait and the pull loop that exports change records to
 //! S3-compatible storage and OpenSearch, effectively exactly once.
 
+pub mod config;
+pub mod error;
+pub mod export;
+pub mod factory;
+pub mod manager;
+pub mod opensearch;
+pub mod progress;
+pub mod pull;
+pub mod s3;
 pub mod sink;
+pub mod status;
+
+pub use error::ConnectorError;
+pub use manager::{ConnectorManager, ManagerConfig};

@@ -55,4 +55,29 @@ pub trait Sink: Send + Sync {
     /// Writes a batch durably and idempotently: writing the same batch again (after a crash
     /// or a retry) must leave the destination as writing it once did.
     fn write<'a>(&'a self, batch: &'a Batch) -> SinkFuture<'a, Result<(), SinkError>>;
+
+    /// Writes one part of a table snapshot (`Start: snapshot`). Every record of a snapshot is
+    /// an INSERT carrying the seq at which the snapshot was taken, so sinks that key their
+    /// writes by seq ranges (S3) need the part number to tell the parts apart. The default
+    /// writes the batch like any other, which suits sinks keyed by item (OpenSearch).
+    fn write_snapshot<'a>(
+        &'a self,
+        part: SnapshotPart,
+        batch: &'a Batch,
+    ) -> SinkFuture<'a, Result<(), SinkError>> {
+        let _ = part;
+        self.write(batch)
+    }
+}
+
+/// Where a batch of a table snapshot belongs. A snapshot is cut into parts numbered from 0;
+/// after a crash the part in flight is written again under the same number, from the same
+/// scan position, so it replaces what a lost attempt may have left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPart {
+    /// The changelog's high watermark when the snapshot was taken: every snapshot record
+    /// carries it as its seq, and streaming starts after it.
+    pub seq: u64,
+    /// The part's number, from 0.
+    pub part: u64,
 }

@@ -34,6 +34,10 @@ struct StateInner {
     subscriptions_stop: tokio::sync::watch::Sender<bool>,
     /// The trigger manager (`/v1/triggers`), when the server runs one.
     triggers: Option<Arc<eddy_triggers::TriggerManager>>,
+    /// Table exports to S3, when the server runs them.
+    exports: Option<Arc<eddy_connectors::export::Exports>>,
+    /// The connector manager (`/v1/connectors`), when the server runs one.
+    connectors: Option<Arc<eddy_connectors::ConnectorManager>>,
 }
 
 impl AppState {
@@ -47,6 +51,8 @@ impl AppState {
                 dev_clock: None,
                 subscriptions_stop,
                 triggers: None,
+                exports: None,
+                connectors: None,
             }),
         }
     }
@@ -59,6 +65,8 @@ impl AppState {
             dev_clock,
             subscriptions_stop: self.inner.subscriptions_stop.clone(),
             triggers: self.inner.triggers.clone(),
+            exports: self.inner.exports.clone(),
+            connectors: self.inner.connectors.clone(),
         };
         AppState { inner: Arc::new(inner) }
     }
@@ -71,8 +79,48 @@ impl AppState {
             dev_clock: self.inner.dev_clock.clone(),
             subscriptions_stop: self.inner.subscriptions_stop.clone(),
             triggers: Some(triggers),
+            exports: self.inner.exports.clone(),
+            connectors: self.inner.connectors.clone(),
         };
         AppState { inner: Arc::new(inner) }
+    }
+
+    /// Serves table exports (`/v1/tables/{table}/export`, ExportTableToPointInTime) with these.
+    pub fn with_exports(self, exports: Arc<eddy_connectors::export::Exports>) -> Self {
+        let inner = StateInner {
+            store: self.inner.store.clone(),
+            identity: self.inner.identity.clone(),
+            dev_clock: self.inner.dev_clock.clone(),
+            subscriptions_stop: self.inner.subscriptions_stop.clone(),
+            triggers: self.inner.triggers.clone(),
+            exports: Some(exports),
+            connectors: self.inner.connectors.clone(),
+        };
+        AppState { inner: Arc::new(inner) }
+    }
+
+    /// Serves `/v1/connectors` with this connector manager.
+    pub fn with_connectors(self, connectors: Arc<eddy_connectors::ConnectorManager>) -> Self {
+        let inner = StateInner {
+            store: self.inner.store.clone(),
+            identity: self.inner.identity.clone(),
+            dev_clock: self.inner.dev_clock.clone(),
+            subscriptions_stop: self.inner.subscriptions_stop.clone(),
+            triggers: self.inner.triggers.clone(),
+            exports: self.inner.exports.clone(),
+            connectors: Some(connectors),
+        };
+        AppState { inner: Arc::new(inner) }
+    }
+
+    /// The connector manager, when the server runs one.
+    pub fn connectors(&self) -> Option<&Arc<eddy_connectors::ConnectorManager>> {
+        self.inner.connectors.as_ref()
+    }
+
+    /// Table exports, when the server runs them.
+    pub fn exports(&self) -> Option<&Arc<eddy_connectors::export::Exports>> {
+        self.inner.exports.as_ref()
     }
 
     /// The trigger manager, when the server runs one.
@@ -115,6 +163,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/dev/clock", axum::routing::post(crate::v1::dev::advance_clock))
         .route("/v1/tables/{table}/retention", get(crate::v1::retention::get).put(crate::v1::retention::put))
         .route("/v1/tables/{table}/stream", get(crate::v1::stream::subscribe))
+        .route("/v1/tables/{table}/export", axum::routing::post(crate::v1::exports::start))
+        .route("/v1/tables/{table}/exports", get(crate::v1::exports::list))
+        .route("/v1/tables/{table}/exports/{id}", get(crate::v1::exports::describe))
         .route("/v1/consumers", get(crate::v1::consumers::list).post(crate::v1::consumers::create))
         .route(
             "/v1/consumers/{name}",
@@ -134,6 +185,16 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/triggers/{name}/logs", get(crate::v1::triggers::logs))
         .route("/v1/triggers/{name}/dead-letters", get(crate::v1::triggers::dead_letters))
         .route("/v1/triggers/{name}/dead-letters/replay", axum::routing::post(crate::v1::triggers::replay))
+        .route("/v1/connectors", get(crate::v1::connectors::list))
+        .route(
+            "/v1/connectors/{name}",
+            get(crate::v1::connectors::describe)
+                .put(crate::v1::connectors::put)
+                .delete(crate::v1::connectors::delete),
+        )
+        .route("/v1/connectors/{name}/pause", axum::routing::post(crate::v1::connectors::pause))
+        .route("/v1/connectors/{name}/resume", axum::routing::post(crate::v1::connectors::resume))
+        .route("/v1/connectors/{name}/restart", axum::routing::post(crate::v1::connectors::restart))
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
         .with_state(state)
 }

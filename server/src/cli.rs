@@ -28,6 +28,8 @@ enum Command {
     Tail(crate::tail::TailArgs),
     /// Manage wasm triggers on a running server: deploy, list, status, logs, rm.
     Trigger(crate::trigger_cli::TriggerArgs),
+    /// Manage connectors on a running server: create, list, status, pause, resume, restart, rm.
+    Connector(crate::connector_cli::ConnectorArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => crate::bench::run(args),
         Command::Tail(args) => crate::tail::run(args),
         Command::Trigger(args) => crate::trigger_cli::run(args),
+        Command::Connector(args) => crate::connector_cli::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -45,6 +45,10 @@ pub enum ErrorKind {
     ExpiredIterator,
     /// A DynamoDB Streams read reached records already trimmed.
     TrimmedDataAccess,
+    /// DescribeExport named no export.
+    ExportNotFound,
+    /// An export's ClientToken was reused with other parameters.
+    ExportConflict,
 }
 
 impl ErrorKind {
@@ -69,6 +73,8 @@ impl ErrorKind {
             ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
             ErrorKind::ExpiredIterator => "ExpiredIteratorException",
             ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",
+            ErrorKind::ExportNotFound => "ExportNotFoundException",
+            ErrorKind::ExportConflict => "ExportConflictException",
         }
     }
 
@@ -76,8 +82,8 @@ impl ErrorKind {
     /// missing resource is 404 and a resource that exists or is busy is 409.
     pub fn rest_status(self) -> StatusCode {
         match self {
-            ErrorKind::ResourceNotFound => StatusCode::NOT_FOUND,
-            ErrorKind::ResourceInUse => StatusCode::CONFLICT,
+            ErrorKind::ResourceNotFound | ErrorKind::ExportNotFound => StatusCode::NOT_FOUND,
+            ErrorKind::ResourceInUse | ErrorKind::ExportConflict => StatusCode::CONFLICT,
             other => other.status(),
         }
     }
@@ -232,6 +238,40 @@ impl From<eddy_triggers::TriggerError> for ApiError {
             }
             E::NotFound { .. } => ApiError::new(ErrorKind::ResourceNotFound, e.to_string()),
             E::TooManyTriggers { .. } => ApiError::new(ErrorKind::LimitExceeded, e.to_string()),
+            E::Store(e) => e.into(),
+            E::Stopping => ApiError::new(ErrorKind::ServiceUnavailable, e.to_string()),
+            other => {
+                tracing::error!("internal error: {other}");
+                ApiError::new(ErrorKind::InternalServerError, "Internal server error")
+            }
+        }
+    }
+}
+
+impl From<eddy_connectors::export::ExportError> for ApiError {
+    fn from(e: eddy_connectors::export::ExportError) -> Self {
+        use eddy_connectors::export::ExportError as E;
+        match e {
+            E::Validation { message } => ApiError::new(ErrorKind::Validation, message),
+            E::NotFound { .. } => ApiError::new(ErrorKind::ExportNotFound, e.to_string()),
+            E::TooManyInProgress { .. } => ApiError::new(ErrorKind::LimitExceeded, e.to_string()),
+            E::ClientTokenMismatch => ApiError::new(ErrorKind::ExportConflict, e.to_string()),
+            E::Store(e) => e.into(),
+            other => {
+                tracing::error!("internal error: {other}");
+                ApiError::new(ErrorKind::InternalServerError, "Internal server error")
+            }
+        }
+    }
+}
+
+impl From<eddy_connectors::ConnectorError> for ApiError {
+    fn from(e: eddy_connectors::ConnectorError) -> Self {
+        use eddy_connectors::ConnectorError as E;
+        match e {
+            E::Validation { message } => ApiError::new(ErrorKind::Validation, message),
+            E::NotFound { .. } => ApiError::new(ErrorKind::ResourceNotFound, e.to_string()),
+            E::TooManyConnectors { .. } => ApiError::new(ErrorKind::LimitExceeded, e.to_string()),
             E::Store(e) => e.into(),
             E::Stopping => ApiError::new(ErrorKind::ServiceUnavailable, e.to_string()),
             other => {

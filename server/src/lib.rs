@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod connector_cli;
 pub mod dev_clock;
 pub mod error;
 mod ops;

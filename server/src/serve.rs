@@ -52,9 +52,28 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     )
     .await
     .context("cannot start the triggers")?;
+    let exports = eddy_connectors::export::Exports::open(
+        store.clone(),
+        eddy_connectors::export::ExportsConfig {
+            region: config.identity.region.clone(),
+            account_id: config.identity.account_id.clone(),
+            limits: eddy_connectors::export::ExportLimits::from_env(),
+            default_destination: eddy_connectors::export::Destination::from_env(),
+        },
+    )
+    .await
+    .context("cannot open the table exports")?;
+    let connectors = eddy_connectors::ConnectorManager::start(
+        store.clone(),
+        eddy_connectors::ManagerConfig { region: config.identity.region.clone() },
+    )
+    .await
+    .context("cannot start the connectors")?;
     let state = AppState::new(store.clone(), config.identity.clone())
         .with_dev_clock(dev_clock)
-        .with_triggers(triggers.clone());
+        .with_triggers(triggers.clone())
+        .with_exports(exports.clone())
+        .with_connectors(connectors.clone());
     let trimmer = tokio::spawn(trim_forever(store.clone()));
     let stopping = state.clone();
     // Without TCP_NODELAY, Nagle's algorithm holds small writes (an SSE event, a small response)
@@ -76,6 +95,12 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // Each trigger finishes the batch in flight; its checkpoint commits before the writer stops.
     triggers.shutdown().await;
     drop(triggers);
+    // Each connector finishes (or abandons, idempotently) its step; its checkpoint stays.
+    connectors.shutdown().await;
+    drop(connectors);
+    // A running export ends with the process; it is marked FAILED at the next start.
+    exports.shutdown();
+    drop(exports);
     println!("eddy stopped; every acknowledged write is on disk");
     tokio::task::spawn_blocking(move || store.shutdown()).await.ok();
     Ok(())

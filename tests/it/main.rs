@@ -6,9 +6,12 @@
 mod bad_input;
 mod batch;
 mod capacity;
+mod connectors_opensearch;
+mod connectors_s3;
 mod consumers;
 mod control_plane;
 mod durability;
+mod exports;
 mod gsi;
 mod index_model;
 mod items;

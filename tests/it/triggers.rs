@@ -378,7 +378,7 @@ async fn registration_is_validated_with_precise_messages() {
         ("MaximumRetryAttempts", json!(-2), "MaximumRetryAttempts"),
         ("MaximumRecordAgeInSeconds", json!(30), "MaximumRecordAgeInSeconds"),
         ("ParallelizationFactor", json!(11), "ParallelizationFactor"),
-        ("TumblingWindowInSeconds", json!(60), "TumblingWindowInSeconds"),
+        ("TumblingWindowInSeconds", json!(901), "TumblingWindowInSeconds"),
         ("FunctionResponseTypes", json!(["Nope"]), "FunctionResponseTypes"),
         ("StartingPosition", json!("AT_TIMESTAMP"), "StartingPositionTimestamp"),
         ("ModuleWat", json!("(module)"), "memory"),
@@ -760,4 +760,281 @@ async fn a_loop_of_two_triggers_stops_at_the_hop_limit() {
     wait_caught_up(&server, "pong");
     let pong_item = scan_all(&client, &second).await;
     assert_eq!(number(pong_item[0].get("seen")), 4, "{pong_item:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tumbling windows
+
+/// Sums `amount` over a window in `state` (`{"t": total}`); on the window's final invocation,
+/// puts `{window: <window start>, total}` into `totals`.
+fn window_sum_module(totals: &str) -> String {
+    let strings = [
+        "\"state\":{\"t\":".to_string(),
+        "\"amount\":{\"N\":\"".to_string(),
+        "\"isFinalInvokeForWindow\":true".to_string(),
+        "\"start\":\"".to_string(),
+        format!("{{\"TableName\":\"{totals}\",\"Item\":{{\"window\":{{\"S\":\""),
+        "\"},\"total\":{\"N\":\"".to_string(),
+        "\"}}}".to_string(),
+        "{\"state\":{\"t\":".to_string(),
+        "}}".to_string(),
+    ];
+    let mut data = String::new();
+    let mut body = r#"
+    (local.set $end (i32.add (local.get $ptr) (local.get $len)))
+    ;; the window's total so far
+    (local.set $a (call $find (local.get $ptr) (local.get $end) S0))
+    (if (i32.ge_s (local.get $a) (i32.const 0))
+      (then (local.set $total (call $atoi (local.get $a)))))
+    ;; plus each record's amount
+    (local.set $p (local.get $ptr))
+    (block $done
+      (loop $each
+        (local.set $a (call $find (local.get $p) (local.get $end) S1))
+        (br_if $done (i32.lt_s (local.get $a) (i32.const 0)))
+        (local.set $total (i64.add (local.get $total) (call $atoi (local.get $a))))
+        (local.set $p (local.get $a))
+        (br $each)))
+    (if (i32.ge_s (call $find (local.get $ptr) (local.get $end) S2) (i32.const 0))
+      (then
+        ;; the final invocation: write the aggregate back
+        (local.set $a (call $find (local.get $ptr) (local.get $end) S3))
+        (local.set $o (call $copy (i32.const 8192) S4))
+        (local.set $o (call $copy (local.get $o) (local.get $a) (i32.const 20)))
+        (local.set $o (call $copy (local.get $o) S5))
+        (local.set $o (call $itoa (local.get $o) (local.get $total)))
+        (local.set $o (call $copy (local.get $o) S6))
+        (if (i32.ne (call $put (i32.const 8192) (i32.sub (local.get $o) (i32.const 8192))) (i32.const 0))
+          (then (return (i64.const -1))))
+        (return (i64.const 0))))
+    (local.set $o (call $copy (i32.const 12288) S7))
+    (local.set $o (call $itoa (local.get $o) (local.get $total)))
+    (local.set $o (call $copy (local.get $o) S8))
+    (i64.or (i64.shl (i64.const 12288) (i64.const 32))
+            (i64.extend_i32_u (i32.sub (local.get $o) (i32.const 12288))))"#
+        .to_string();
+    let mut offset = 16;
+    let mut spans = Vec::new();
+    for s in &strings {
+        let escaped = s.replace('\\', "\\\\").replace('"', "\\\"");
+        data.push_str(&format!("  (data (i32.const {offset}) \"{escaped}\")\n"));
+        spans.push((offset, s.len()));
+        offset += s.len();
+    }
+    assert!(offset < 4096, "strings overlap the digit buffer");
+    for (i, (offset, len)) in spans.iter().enumerate().rev() {
+        body = body.replace(&format!("S{i}"), &format!("(i32.const {offset}) (i32.const {len})"));
+    }
+    format!(
+        r#"(module
+  (import "eddy" "put_item" (func $put (param i32 i32) (result i32)))
+  (memory (export "memory") 2)
+{data}
+  (global $next (mut i32) (i32.const 65536))
+  (func (export "alloc") (param $len i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $next))
+    (global.set $next (i32.add (local.get $ptr) (local.get $len)))
+    (block $fits
+      (loop $grow
+        (br_if $fits (i32.le_u (global.get $next) (i32.mul (memory.size) (i32.const 65536))))
+        (drop (memory.grow (i32.const 1)))
+        (br $grow)))
+    (local.get $ptr))
+  ;; the position just after the first match of the needle in [p, end), or -1
+  (func $find (param $p i32) (param $end i32) (param $n i32) (param $nlen i32) (result i32)
+    (local $i i32)
+    (block $none
+      (loop $outer
+        (br_if $none (i32.gt_u (i32.add (local.get $p) (local.get $nlen)) (local.get $end)))
+        (local.set $i (i32.const 0))
+        (block $mismatch
+          (loop $inner
+            (if (i32.eq (local.get $i) (local.get $nlen))
+              (then (return (i32.add (local.get $p) (local.get $nlen)))))
+            (br_if $mismatch
+              (i32.ne (i32.load8_u (i32.add (local.get $p) (local.get $i)))
+                      (i32.load8_u (i32.add (local.get $n) (local.get $i)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $inner)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $outer)))
+    (i32.const -1))
+  (func $copy (param $dst i32) (param $src i32) (param $len i32) (result i32)
+    (memory.copy (local.get $dst) (local.get $src) (local.get $len))
+    (i32.add (local.get $dst) (local.get $len)))
+  ;; the decimal digits at p
+  (func $atoi (param $p i32) (result i64)
+    (local $v i64) (local $c i32)
+    (block $done
+      (loop $l
+        (local.set $c (i32.load8_u (local.get $p)))
+        (br_if $done (i32.lt_u (local.get $c) (i32.const 48)))
+        (br_if $done (i32.gt_u (local.get $c) (i32.const 57)))
+        (local.set $v (i64.add (i64.mul (local.get $v) (i64.const 10))
+                               (i64.extend_i32_u (i32.sub (local.get $c) (i32.const 48)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $l)))
+    (local.get $v))
+  ;; writes v in decimal at dst (digits reversed at 4096 first); returns the end
+  (func $itoa (param $dst i32) (param $v i64) (result i32)
+    (local $tmp i32)
+    (local.set $tmp (i32.const 4096))
+    (loop $l
+      (i64.store8 (local.get $tmp) (i64.add (i64.rem_u (local.get $v) (i64.const 10)) (i64.const 48)))
+      (local.set $tmp (i32.add (local.get $tmp) (i32.const 1)))
+      (local.set $v (i64.div_u (local.get $v) (i64.const 10)))
+      (br_if $l (i64.ne (local.get $v) (i64.const 0))))
+    (block $done
+      (loop $c
+        (br_if $done (i32.eq (local.get $tmp) (i32.const 4096)))
+        (local.set $tmp (i32.sub (local.get $tmp) (i32.const 1)))
+        (i32.store8 (local.get $dst) (i32.load8_u (local.get $tmp)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
+        (br $c)))
+    (local.get $dst))
+  (func (export "handle") (param $ptr i32) (param $len i32) (result i64)
+    (local $p i32) (local $end i32) (local $a i32) (local $o i32) (local $total i64)
+{body})
+)"#
+    )
+}
+
+async fn window_totals_table(client: &Client) -> String {
+    let name = unique_table_name("windows");
+    eddy_tests::create_table(
+        client,
+        &name,
+        ("window", aws_sdk_dynamodb::types::ScalarAttributeType::S),
+        None,
+    )
+    .await;
+    name
+}
+
+fn window_registration(orders: &str, totals: &str, extra: Value) -> Value {
+    let mut body = json!({
+        "ModuleWat": window_sum_module(totals),
+        "TableName": orders,
+        "StartingPosition": "TRIM_HORIZON",
+        "TumblingWindowInSeconds": 60,
+        "FilterCriteria": {"Filters": [{"Pattern": "{\"eventName\": [\"INSERT\"]}"}]},
+    });
+    if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+        body.extend(extra);
+    }
+    body
+}
+
+/// Per-window sums of `amount` recomputed from the orders' change records: each INSERT counts in
+/// the 60-second window holding its ApproximateCreationDateTime, keyed by the window's start in
+/// RFC 3339.
+fn expected_window_totals(server: &TestServer, orders: &str) -> BTreeMap<String, i64> {
+    let name = format!("check-{}", unique_table_name("c"));
+    let body = json!({"ConsumerName": name, "TableName": orders, "StartingPosition": "TRIM_HORIZON"});
+    let (status, answer) = call_json(server.endpoint(), "POST", "/v1/consumers", Some(&body.to_string()));
+    assert_eq!(status, 200, "{answer}");
+    let mut totals = BTreeMap::new();
+    loop {
+        let path = format!("/v1/consumers/{name}/records?Limit=1000");
+        let (status, batch) = call_json(server.endpoint(), "GET", &path, None);
+        assert_eq!(status, 200, "{batch}");
+        let records = batch["Records"].as_array().cloned().unwrap_or_default();
+        let Some(last) = records.last() else { return totals };
+        for record in &records {
+            if record["eventName"] != "INSERT" {
+                continue;
+            }
+            let created = record["dynamodb"]["ApproximateCreationDateTime"].as_i64().unwrap();
+            let amount: i64 =
+                record["dynamodb"]["NewImage"]["amount"]["N"].as_str().unwrap().parse().unwrap();
+            let start = aws_sdk_dynamodb::primitives::DateTime::from_secs(created - created % 60)
+                .fmt(aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime)
+                .unwrap();
+            *totals.entry(start).or_insert(0) += amount;
+        }
+        let seq = last["dynamodb"]["SequenceNumber"].as_str().unwrap();
+        let body = json!({"SequenceNumber": seq}).to_string();
+        let (status, answer) =
+            call_json(server.endpoint(), "POST", &format!("/v1/consumers/{name}/checkpoint"), Some(&body));
+        assert_eq!(status, 200, "{answer}");
+    }
+}
+
+async fn actual_window_totals(client: &Client, totals: &str) -> BTreeMap<String, i64> {
+    scan_all(client, totals)
+        .await
+        .into_iter()
+        .map(|t| (string(t.get("window")), number(t.get("total"))))
+        .collect()
+}
+
+/// Waits until the totals table equals `expected`.
+async fn wait_window_totals(client: &Client, totals: &str, expected: &BTreeMap<String, i64>) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let actual = actual_window_totals(client, totals).await;
+        if actual == *expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "window totals {actual:?} never became {expected:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tumbling_windows_write_exact_totals_per_window() {
+    let server = TestServer::start_with(&["--dev-clock"]);
+    let client = server.client();
+    let orders = hash_table(&client, "orders").await;
+    let totals = window_totals_table(&client).await;
+    let created = register(&server, "win", window_registration(&orders, &totals, json!({"BatchSize": 3})));
+    assert_eq!(created["TumblingWindowInSeconds"], 60);
+    let mut id = 0;
+    for (round, count) in [5, 4, 3].into_iter().enumerate() {
+        for _ in 0..count {
+            id += 1;
+            put_order(&client, &orders, &format!("o{id}"), "c", id * 3 + round as i64).await;
+        }
+        // An update is a MODIFY: filtered out, but checkpointed with its window.
+        put_order(&client, &orders, &format!("o{id}"), "c", 1000).await;
+        wait_caught_up(&server, "win");
+        server.advance_clock(60);
+    }
+    // Past the last window's end: its final invocation comes by the server clock.
+    server.advance_clock(120);
+    let expected = expected_window_totals(&server, &orders);
+    assert!(expected.len() >= 3, "{expected:?}");
+    wait_window_totals(&client, &totals, &expected).await;
+    let status = describe(&server, "win");
+    assert_eq!(status["Failures"], 0, "{status}");
+    assert_eq!(status["WriteBacks"].as_u64(), Some(expected.len() as u64), "{status}");
+    assert!(dead_letters(&server, "win").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tumbling_window_state_survives_kill_9_between_invocations() {
+    let mut server = TestServer::start_with(&["--dev-clock"]);
+    let client = server.client();
+    let orders = hash_table(&client, "orders").await;
+    let totals = window_totals_table(&client).await;
+    for i in 0..300 {
+        put_order(&client, &orders, &format!("o{i}"), "c", (i % 13) + 1).await;
+    }
+    register(&server, "win", window_registration(&orders, &totals, json!({"BatchSize": 1})));
+    wait_for(&server, "win", "a first commit", |t| t["RecordsProcessed"].as_u64().unwrap_or(0) > 0);
+    server.kill9();
+    server.restart();
+    let client = server.client();
+    let resumed = describe(&server, "win");
+    assert!(
+        resumed["LagRecords"].as_u64().unwrap_or(0) > 0,
+        "the kill came too late to test anything: {resumed}"
+    );
+    wait_caught_up(&server, "win");
+    // The restart reset the dev clock to the system clock: move it past the windows.
+    server.advance_clock(120);
+    let expected = expected_window_totals(&server, &orders);
+    wait_window_totals(&client, &totals, &expected).await;
+    assert!(dead_letters(&server, "win").is_empty());
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod rest;
+pub mod s3;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -48,6 +49,8 @@ pub struct TestServer {
     stderr: Arc<Mutex<String>>,
     /// Flags added to `eddy-it serve`, kept for restarts.
     extra_args: Vec<String>,
+    /// Environment variables set for the server process, kept for restarts.
+    extra_env: Vec<(String, String)>,
 }
 
 impl TestServer {
@@ -59,11 +62,19 @@ impl TestServer {
     /// Starts a server like [`TestServer::start`] with extra `serve` flags, e.g.
     /// `&["--dev-clock", "--shard-period-secs", "2"]`.
     pub fn start_with(extra_args: &[&str]) -> TestServer {
+        TestServer::start_with_env(extra_args, &[])
+    }
+
+    /// Starts a server like [`TestServer::start_with`] with extra environment variables for
+    /// the server process (e.g. the S3 settings of table exports).
+    pub fn start_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> TestServer {
         let data_dir = tempfile::Builder::new().prefix("eddy-it-").tempdir().expect("create temp dir");
         let stderr = Arc::new(Mutex::new(String::new()));
         let extra_args: Vec<String> = extra_args.iter().map(|a| a.to_string()).collect();
-        let (child, endpoint) = spawn(data_dir.path(), &stderr, &extra_args);
-        TestServer { data_dir, child: Some(child), endpoint, stderr, extra_args }
+        let extra_env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (child, endpoint) = spawn(data_dir.path(), &stderr, &extra_args, &extra_env);
+        TestServer { data_dir, child: Some(child), endpoint, stderr, extra_args, extra_env }
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.
@@ -158,7 +169,7 @@ impl TestServer {
     /// still running is stopped gracefully first.
     pub fn restart(&mut self) {
         self.stop();
-        let (child, endpoint) = spawn(self.data_dir.path(), &self.stderr, &self.extra_args);
+        let (child, endpoint) = spawn(self.data_dir.path(), &self.stderr, &self.extra_args, &self.extra_env);
         self.child = Some(child);
         self.endpoint = endpoint;
     }
@@ -190,7 +201,12 @@ fn server_binary() -> std::path::PathBuf {
     bin
 }
 
-fn spawn(data_dir: &Path, stderr_log: &Arc<Mutex<String>>, extra_args: &[String]) -> (Child, String) {
+fn spawn(
+    data_dir: &Path,
+    stderr_log: &Arc<Mutex<String>>,
+    extra_args: &[String],
+    extra_env: &[(String, String)],
+) -> (Child, String) {
     let mut child = Command::new(server_binary())
         .arg("serve")
         .arg("--listen")
@@ -200,6 +216,7 @@ fn spawn(data_dir: &Path, stderr_log: &Arc<Mutex<String>>, extra_args: &[String]
         .arg("--region")
         .arg(REGION)
         .args(extra_args)
+        .envs(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -125,6 +125,17 @@ pub enum BatchFailure {
         /// The limit.
         max_seconds: u64,
     },
+    /// A tumbling window's `state` returned by the module is too large to save with the
+    /// checkpoint.
+    #[error(
+        "the window state returned by the trigger is {bytes} bytes of JSON; it may be at most {max} bytes"
+    )]
+    StateTooLarge {
+        /// Its size as JSON.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl BatchFailure {
@@ -164,6 +175,7 @@ impl BatchFailure {
             BatchFailure::OwnTableWrite { .. } => "OwnTableWrite",
             BatchFailure::HopLimit { .. } => "HopLimit",
             BatchFailure::RecordTooOld { .. } => "RecordTooOld",
+            BatchFailure::StateTooLarge { .. } => "StateTooLarge",
         }
     }
 }

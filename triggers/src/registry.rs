@@ -151,7 +151,7 @@ pub struct TriggerConfig {
     pub report_batch_item_failures: bool,
     /// Concurrent invocations per batch, split by item key.
     pub parallelization_factor: u32,
-    /// Always 0 in this version.
+    /// Length of the tumbling windows, seconds; 0 is none.
     pub tumbling_window_in_seconds: u32,
     /// The dead-letter table.
     pub dead_letter_table: String,
@@ -438,10 +438,10 @@ pub fn parse_registration(name: &str, body: &Value) -> Result<Registration, Trig
     };
     let parallelization_factor = integer(body, "ParallelizationFactor", 1, 1, PARALLELIZATION_FACTOR_MAX)?;
     let tumbling = integer(body, "TumblingWindowInSeconds", 0, 0, TUMBLING_WINDOW_SECONDS_MAX)?;
-    if tumbling != 0 {
-        return Err(TriggerError::validation(
-            "TumblingWindowInSeconds is not supported by this version of Eddy; give 0 or leave it out",
-        ));
+    if tumbling != 0 && parallelization_factor != 1 {
+        return Err(TriggerError::validation(format!(
+            "TumblingWindowInSeconds needs ParallelizationFactor 1 (one window state per trigger); got ParallelizationFactor {parallelization_factor}"
+        )));
     }
     let dead_letter_table = match body.get("DestinationConfig") {
         None | Some(Value::Null) => format!("{name}{DEAD_LETTER_SUFFIX}"),
@@ -469,7 +469,7 @@ pub fn parse_registration(name: &str, body: &Value) -> Result<Registration, Trig
             bisect_batch_on_function_error: bisect,
             report_batch_item_failures,
             parallelization_factor: parallelization_factor as u32,
-            tumbling_window_in_seconds: 0,
+            tumbling_window_in_seconds: tumbling as u32,
             dead_letter_table,
             enabled,
             limits,
@@ -664,7 +664,7 @@ mod tests {
             ("MaximumRecordAgeInSeconds", json!(604_801)),
             ("ParallelizationFactor", json!(11)),
             ("TumblingWindowInSeconds", json!(901)),
-            ("TumblingWindowInSeconds", json!(60)),
+            ("TumblingWindowInSeconds", json!(-1)),
             ("BatchSize", json!("10")),
         ] {
             let error = parse(with(field, bad.clone())).err().unwrap_or_default();
@@ -677,9 +677,14 @@ mod tests {
             ("MaximumRecordAgeInSeconds", json!(-1)),
             ("ParallelizationFactor", json!(10)),
             ("TumblingWindowInSeconds", json!(0)),
+            ("TumblingWindowInSeconds", json!(900)),
         ] {
             assert!(parse(with(field, good.clone())).is_ok(), "{field}={good}");
         }
+        let mut body = with("TumblingWindowInSeconds", json!(60));
+        body["ParallelizationFactor"] = json!(2);
+        let error = parse(body).err().unwrap_or_default();
+        assert!(error.contains("TumblingWindowInSeconds needs ParallelizationFactor 1"), "{error}");
     }
 
     #[test]

@@ -13,6 +13,8 @@ use crate::store::{Command, Store, layout, log};
 pub const CONSUMER_NAME_CHARS_MAX: usize = 128;
 /// Most consumers in one store.
 pub const CONSUMERS_MAX: usize = 10_000;
+/// Largest opaque state a consumer commits with its checkpoint (Lambda's 1 MB window state).
+pub const CONSUMER_STATE_BYTES_MAX: usize = 1024 * 1024;
 
 /// Where a new consumer starts reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +60,10 @@ pub struct Consumer {
     pub checkpointed_at_millis: Option<u64>,
     /// Active, or stopped with a reason.
     pub status: ConsumerStatus,
+    /// Opaque state the consumer committed with its checkpoint (a trigger's tumbling window),
+    /// at most [`CONSUMER_STATE_BYTES_MAX`] bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "state_bytes")]
+    pub state: Option<Vec<u8>>,
 }
 
 impl Consumer {
@@ -77,6 +83,30 @@ pub struct ConsumerCommit {
     pub checkpoint: u64,
     /// Writes to commit with the checkpoint, decided in order (several may touch one item).
     pub writes: Vec<crate::store::ItemWrite>,
+    /// `Some` replaces the consumer's opaque state in the same commit (empty bytes clear it);
+    /// `None` leaves it as it is.
+    pub state: Option<Vec<u8>>,
+}
+
+/// The state as base64 inside the consumer's JSON record.
+mod state_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(state: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match state {
+            Some(bytes) => serializer.serialize_str(&STANDARD.encode(bytes)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(deserializer)? {
+            Some(text) => STANDARD.decode(text).map(Some).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
 }
 
 /// What the writer does to consumers.
@@ -150,6 +180,7 @@ pub(crate) fn execute(
                 created_at_millis: now_millis,
                 checkpointed_at_millis: None,
                 status: ConsumerStatus::Active,
+                state: None,
             };
             consumers.insert(name.as_str(), encode(&consumer)?.as_slice())?;
             Ok(Ok(consumer))
@@ -160,7 +191,7 @@ pub(crate) fn execute(
                 Ok(c) => c,
                 Err(e) => return Ok(Err(e)),
             };
-            Ok(Ok(store_checkpoint(txn, consumer, seq, now_millis)?))
+            Ok(Ok(store_checkpoint(txn, consumer, seq, None, now_millis)?))
         }
         ConsumerOp::Delete { name } => {
             let Some(bytes) = consumers.remove(name.as_str())?.map(|g| g.value().to_vec()) else {
@@ -200,15 +231,30 @@ pub(crate) fn checked_checkpoint(
     Ok(Ok(consumer))
 }
 
-/// Writes a checked checkpoint.
+/// Refuses a state above [`CONSUMER_STATE_BYTES_MAX`].
+pub(crate) fn check_state(name: &str, state: Option<&[u8]>) -> Result<(), Error> {
+    match state {
+        Some(bytes) if bytes.len() > CONSUMER_STATE_BYTES_MAX => Err(Error::validation(format!(
+            "The state of consumer {name} is {} bytes; it may be at most {CONSUMER_STATE_BYTES_MAX} bytes",
+            bytes.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Writes a checked checkpoint, and the state when `state` is `Some` (empty clears it).
 pub(crate) fn store_checkpoint(
     txn: &WriteTransaction,
     mut consumer: Consumer,
     seq: u64,
+    state: Option<Vec<u8>>,
     now_millis: u64,
 ) -> Result<Consumer, Error> {
     consumer.checkpoint = seq;
     consumer.checkpointed_at_millis = Some(now_millis);
+    if let Some(state) = state {
+        consumer.state = if state.is_empty() { None } else { Some(state) };
+    }
     txn.open_table(layout::CONSUMERS)?.insert(consumer.name.as_str(), encode(&consumer)?.as_slice())?;
     Ok(consumer)
 }

@@ -15,6 +15,7 @@ mod feed;
 pub mod layout;
 mod log;
 mod read;
+mod snapshot;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
@@ -39,11 +40,12 @@ use crate::schema::{BillingMode, StreamSettings, TableMeta, TableSpec, TableStat
 use crate::value::Item;
 
 pub use catalog::Catalog;
-pub use consumer::{Consumer, ConsumerCommit, ConsumerStatus, StartPosition};
+pub use consumer::{CONSUMER_STATE_BYTES_MAX, Consumer, ConsumerCommit, ConsumerStatus, StartPosition};
 pub use decide::check_item_limits;
 pub use feed::ShardStart;
 pub use layout::OpenError;
 pub use read::{Page, ReadOptions, ScanSegment};
+pub use snapshot::TableSnapshot;
 pub use transact::{ConditionCheck, TransactAction, TransactWrite};
 
 /// One item write: the key, what to do, and the condition that must hold first.

@@ -110,6 +110,33 @@ fn added_global_index_backfills_existing_items_and_becomes_active() {
     assert_eq!(store.index_stats(index_id).unwrap().item_count, 1000);
 }
 
+#[test]
+fn snapshot_pages_see_one_commit_while_writes_continue() {
+    use crate::changelog::ChangeFeed;
+    let (_dir, store) = open(Limits::default());
+    block_on(store.create_table(spec(&["pk", "sk"]), Vec::new(), "uuid".into())).unwrap();
+    for i in 0..50 {
+        block_on(store.write(put(&format!("p{i:02}"), "s", "a", 10))).unwrap();
+    }
+    let mut snapshot = store.snapshot("things").unwrap();
+    assert_eq!(snapshot.high_watermark(), store.position("things").unwrap().high_watermark);
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    while let Some(page) = snapshot.next_page(7, usize::MAX).unwrap() {
+        assert!(page.len() <= 7);
+        pages += 1;
+        // Writes between pages: new items, changed items and deletes must not show.
+        block_on(store.write(put(&format!("q{pages}"), "s", "new", 10))).unwrap();
+        block_on(store.write(put(&format!("p{:02}", pages * 7 + 1), "s", "changed", 10))).unwrap();
+        seen.extend(page);
+    }
+    assert_eq!(pages, 8);
+    assert_eq!(seen.len(), 50);
+    assert!(seen.iter().all(|item| item.get("alt") == Some(&s("a"))));
+    assert!(store.position("things").unwrap().high_watermark > snapshot.high_watermark());
+    assert!(snapshot.next_page(7, usize::MAX).unwrap().is_none());
+}
+
 mod changelog {
     use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -273,6 +300,7 @@ mod consumers {
             name: "view".into(),
             checkpoint: last,
             writes: vec![add_total("alice", 5), add_total("alice", 7), add_total("bob", 1)],
+            state: None,
         };
         block_on(store.commit_consumer(commit)).unwrap();
         let total = store
@@ -293,8 +321,12 @@ mod consumers {
         block_on(store.write(put("o", "s", "x", 1))).unwrap();
         let mut bad = add_total("alice", 1);
         bad.table = "no-such-table".into();
-        let commit =
-            ConsumerCommit { name: "view".into(), checkpoint: 1, writes: vec![add_total("alice", 1), bad] };
+        let commit = ConsumerCommit {
+            name: "view".into(),
+            checkpoint: 1,
+            writes: vec![add_total("alice", 1), bad],
+            state: None,
+        };
         let err = block_on(store.commit_consumer(commit)).unwrap_err();
         assert!(matches!(err, Error::WriteRejected { index: 1, .. }), "{err}");
         assert_eq!(store.read("totals", 0, 10).unwrap().len(), 0);
@@ -303,6 +335,41 @@ mod consumers {
         assert!(block_on(store.checkpoint("view", 99)).is_err());
         block_on(store.checkpoint("view", 1)).unwrap();
         assert!(block_on(store.checkpoint("view", 0)).is_err());
+    }
+
+    #[test]
+    fn a_consumer_commit_saves_its_state_with_the_checkpoint() {
+        let (_dir, store) = setup();
+        block_on(store.create_consumer("view", "things", StartPosition::TrimHorizon)).unwrap();
+        for i in 0..4 {
+            block_on(store.write(put(&format!("o{i}"), "s", "x", 1))).unwrap();
+        }
+        let commit = |checkpoint: u64, state: Option<Vec<u8>>| ConsumerCommit {
+            name: "view".into(),
+            checkpoint,
+            writes: vec![add_total("alice", 1)],
+            state,
+        };
+        block_on(store.commit_consumer(commit(1, Some(vec![0, 255, b'{'])))).unwrap();
+        assert_eq!(store.consumer("view").unwrap().state, Some(vec![0, 255, b'{']));
+        // None keeps the state; the checkpoint may stay where it is.
+        block_on(store.commit_consumer(commit(1, None))).unwrap();
+        assert_eq!(store.consumer("view").unwrap().state, Some(vec![0, 255, b'{']));
+        // Too large: nothing of the commit happens, and the error says by how much.
+        let big = vec![7u8; crate::store::consumer::CONSUMER_STATE_BYTES_MAX + 1];
+        let err = block_on(store.commit_consumer(commit(3, Some(big)))).unwrap_err();
+        assert!(err.to_string().contains("1048577 bytes; it may be at most 1048576"), "{err}");
+        let consumer = store.consumer("view").unwrap();
+        assert_eq!((consumer.checkpoint, consumer.state.as_deref()), (1, Some(&[0, 255, b'{'][..])));
+        // Empty bytes clear it.
+        block_on(store.commit_consumer(commit(2, Some(Vec::new())))).unwrap();
+        let consumer = store.consumer("view").unwrap();
+        assert_eq!((consumer.checkpoint, consumer.state), (2, None));
+        let total = store
+            .get_item("totals", &PrimaryKey { partition: s("alice"), sort: Some(s("t")) })
+            .unwrap()
+            .and_then(|i| i.get("amount").cloned());
+        assert_eq!(total, Some(AttributeValue::N(Number::parse("3").unwrap())));
     }
 
     #[test]

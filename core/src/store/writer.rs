@@ -264,7 +264,11 @@ impl Writer {
                 batch.pending.push(deferred(reply, result));
             }
             Command::ConsumerCommit { commit, reply } => {
-                let result = match consumer::checked_checkpoint(txn, &commit.name, commit.checkpoint)? {
+                let checked = match consumer::check_state(&commit.name, commit.state.as_deref()) {
+                    Err(e) => Ok(Err(e)),
+                    Ok(()) => consumer::checked_checkpoint(txn, &commit.name, commit.checkpoint),
+                };
+                let result = match checked? {
                     Err(e) => Err(e),
                     Ok(current) => {
                         match decide::decide_sequence(txn, &batch.tables, &commit.writes, &self.limits) {
@@ -281,6 +285,7 @@ impl Writer {
                                         txn,
                                         current,
                                         commit.checkpoint,
+                                        commit.state,
                                         self.clock.now_millis(),
                                     )?;
                                     Ok(outcomes)

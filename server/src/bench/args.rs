@@ -18,14 +18,16 @@ pub struct BenchArgs {
     #[arg(long, default_value = "eddy-bench")]
     pub table: String,
 
-    /// Workload to run; `all` runs put, get, query and mix in turn (not the change-stream
-    /// workloads, which run on their own table, recreated on each run: `<table>-stream-latency`,
-    /// `<table>-get-records`).
+    /// Workload to run; `all` runs put, get, query and mix in turn (not the change-stream and
+    /// trigger workloads, which run on tables of their own, recreated on each run:
+    /// `<table>-stream-latency`, `<table>-get-records`, `<table>-trigger-latency` and its `-sink`,
+    /// `<table>-trigger-throughput`, `<table>-orders`).
     #[arg(long, value_enum, default_value_t = WorkloadArg::All)]
     pub workload: WorkloadArg,
 
     /// Concurrent requests, one connection each [default: put 64, get 16, query 16, mix 32,
-    /// stream-latency 32 writers, get-records 32 preload connections].
+    /// stream-latency and trigger-latency 32 writers, get-records and trigger-throughput 32
+    /// preload connections].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: Option<u32>,
 
@@ -45,13 +47,16 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=3_600))]
     pub warmup: u64,
 
-    /// stream-latency: PutItem per second, each sent at its scheduled time (open loop).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub rate: u64,
+    /// stream-latency, trigger-latency: PutItem per second, each sent at its scheduled time (open
+    /// loop) [default: stream-latency 1000, trigger-latency 10000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub rate: Option<u64>,
 
-    /// get-records: change records preloaded (BatchWriteItem of 25 puts) and then read back.
-    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    pub records: u64,
+    /// get-records, trigger-throughput: change records preloaded (BatchWriteItem of 25 puts) and
+    /// then read back or drained through a trigger [default: get-records 200000,
+    /// trigger-throughput 1000000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub records: Option<u64>,
 
     /// Print the final figures as JSON lines on stdout (the table then goes to stderr).
     #[arg(long)]
@@ -72,7 +77,10 @@ impl BenchArgs {
     /// The item workloads to run, in order (none for a change-stream workload).
     pub fn workloads(&self) -> Vec<Workload> {
         match self.workload {
-            WorkloadArg::StreamLatency | WorkloadArg::GetRecords => Vec::new(),
+            WorkloadArg::StreamLatency
+            | WorkloadArg::GetRecords
+            | WorkloadArg::TriggerLatency
+            | WorkloadArg::TriggerThroughput => Vec::new(),
             WorkloadArg::Put => vec![Workload::Put],
             WorkloadArg::Get => vec![Workload::Get],
             WorkloadArg::Query => vec![Workload::Query],
@@ -86,8 +94,26 @@ impl BenchArgs {
         match self.workload {
             WorkloadArg::StreamLatency => Some(StreamWorkload::Latency),
             WorkloadArg::GetRecords => Some(StreamWorkload::GetRecords),
+            WorkloadArg::TriggerLatency => Some(StreamWorkload::TriggerLatency),
+            WorkloadArg::TriggerThroughput => Some(StreamWorkload::TriggerThroughput),
             _ => None,
         }
+    }
+
+    /// Writes per second of a latency workload: the override if given, else the workload's own.
+    pub fn rate_for(&self, workload: StreamWorkload) -> u64 {
+        self.rate.unwrap_or(match workload {
+            StreamWorkload::TriggerLatency => TRIGGER_LATENCY_RATE,
+            _ => STREAM_LATENCY_RATE,
+        })
+    }
+
+    /// Records preloaded by a throughput workload: the override if given, else the workload's own.
+    pub fn records_for(&self, workload: StreamWorkload) -> u64 {
+        self.records.unwrap_or(match workload {
+            StreamWorkload::TriggerThroughput => TRIGGER_THROUGHPUT_RECORDS,
+            _ => GET_RECORDS_RECORDS,
+        })
     }
 
     /// Concurrency of a change-stream workload's writers: the override if given, else 32.
@@ -114,13 +140,13 @@ impl BenchArgs {
             );
         }
         if let Some(workload) = self.stream_workload() {
-            let full = name.len() + workload.table_suffix().len();
-            if full > 255 {
-                anyhow::bail!(
-                    "--table {name:?}: the {} workload uses the table {name}{}, longer than 255 characters",
-                    workload.name(),
-                    workload.table_suffix()
-                );
+            for suffix in workload.table_suffixes() {
+                if name.len() + suffix.len() > 255 {
+                    anyhow::bail!(
+                        "--table {name:?}: the {} workload uses the table {name}{suffix}, longer than 255 characters",
+                        workload.name(),
+                    );
+                }
             }
         }
         Ok(())
@@ -146,16 +172,34 @@ pub enum WorkloadArg {
     /// Throughput of reading `--records` preloaded changes through the DynamoDB Streams API
     /// (ListStreams, DescribeStream, GetShardIterator, GetRecords with Limit 1000).
     GetRecords,
+    /// Latency from a PutItem's acknowledgement to the write-back of a trigger (BatchSize 1, no
+    /// batching window) that copies each record's key into a second table, seen on that table's
+    /// SSE subscription; writes sent open-loop at `--rate` per second.
+    TriggerLatency,
+    /// Records/s of a trigger draining a backlog of `--records` preloaded changes with
+    /// BatchSize 1000: a no-op module, then the order-totals example module.
+    TriggerThroughput,
 }
 
-/// Writers of stream-latency and preload connections of get-records unless `--concurrency`.
+/// Writers of the latency workloads and preload connections of the throughput workloads unless
+/// `--concurrency`.
 pub const STREAM_CONCURRENCY: usize = 32;
+/// `--rate` of stream-latency unless given.
+pub const STREAM_LATENCY_RATE: u64 = 1000;
+/// `--rate` of trigger-latency unless given: the rate its target is stated at.
+pub const TRIGGER_LATENCY_RATE: u64 = 10_000;
+/// `--records` of get-records unless given.
+pub const GET_RECORDS_RECORDS: u64 = 200_000;
+/// `--records` of trigger-throughput unless given.
+pub const TRIGGER_THROUGHPUT_RECORDS: u64 = 1_000_000;
 
 /// A change-stream workload: it prepares its own table and prints its own figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamWorkload {
     Latency,
     GetRecords,
+    TriggerLatency,
+    TriggerThroughput,
 }
 
 impl StreamWorkload {
@@ -164,14 +208,29 @@ impl StreamWorkload {
         match self {
             StreamWorkload::Latency => "stream-latency",
             StreamWorkload::GetRecords => "get-records",
+            StreamWorkload::TriggerLatency => "trigger-latency",
+            StreamWorkload::TriggerThroughput => "trigger-throughput",
         }
     }
 
-    /// Appended to `--table` to name the workload's own table.
+    /// Appended to `--table` to name the workload's own table (its source table, for the trigger
+    /// workloads).
     pub fn table_suffix(self) -> &'static str {
         match self {
             StreamWorkload::Latency => "-stream-latency",
             StreamWorkload::GetRecords => "-get-records",
+            StreamWorkload::TriggerLatency => "-trigger-latency",
+            StreamWorkload::TriggerThroughput => "-trigger-throughput",
+        }
+    }
+
+    /// Suffixes of all the tables the workload creates under `--table`.
+    pub fn table_suffixes(self) -> &'static [&'static str] {
+        match self {
+            StreamWorkload::Latency => &["-stream-latency"],
+            StreamWorkload::GetRecords => &["-get-records"],
+            StreamWorkload::TriggerLatency => &["-trigger-latency", "-trigger-latency-sink"],
+            StreamWorkload::TriggerThroughput => &["-trigger-throughput", "-orders"],
         }
     }
 }

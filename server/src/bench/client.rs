@@ -28,6 +28,7 @@ pub enum Operation {
     PutItem,
     GetItem,
     Query,
+    Scan,
     CreateTable,
     DescribeTable,
     DeleteTable,
@@ -45,6 +46,7 @@ impl Operation {
             Operation::PutItem => "PutItem",
             Operation::GetItem => "GetItem",
             Operation::Query => "Query",
+            Operation::Scan => "Scan",
             Operation::CreateTable => "CreateTable",
             Operation::DescribeTable => "DescribeTable",
             Operation::DeleteTable => "DeleteTable",
@@ -62,6 +64,7 @@ impl Operation {
             Operation::PutItem => "DynamoDB_20120810.PutItem",
             Operation::GetItem => "DynamoDB_20120810.GetItem",
             Operation::Query => "DynamoDB_20120810.Query",
+            Operation::Scan => "DynamoDB_20120810.Scan",
             Operation::CreateTable => "DynamoDB_20120810.CreateTable",
             Operation::DescribeTable => "DynamoDB_20120810.DescribeTable",
             Operation::DeleteTable => "DynamoDB_20120810.DeleteTable",
@@ -272,12 +275,17 @@ impl Client {
     async fn call_inner(&mut self, operation: Operation, body: Bytes) -> anyhow::Result<Reply> {
         self.connect().await?;
         let request = self.request(operation, body)?;
+        self.send(request, operation.name()).await
+    }
+
+    /// Sends `request` on the open connection and reads the whole response; `what` names the
+    /// request in the error of a failed send.
+    async fn send(&mut self, request: Request<Full<Bytes>>, what: &str) -> anyhow::Result<Reply> {
         let Some(sender) = self.sender.as_mut() else {
             anyhow::bail!("connection to {} is not open", self.target.endpoint.authority);
         };
         sender.ready().await.context("connection closed")?;
-        let response =
-            sender.send_request(request).await.with_context(|| format!("{} failed", operation.name()))?;
+        let response = sender.send_request(request).await.with_context(|| format!("{what} failed"))?;
         let status = response.status().as_u16();
         // The server may ask to close; honour it so the next call opens a fresh connection.
         let closing = response
@@ -289,6 +297,56 @@ impl Client {
             self.sender = None;
         }
         Ok(Reply { status, body })
+    }
+
+    /// Sends one request to Eddy's JSON API (`/v1/...`, under the endpoint's path) on this
+    /// connection and reads the whole response; `body` is sent as `application/json`. Signed
+    /// like the DynamoDB requests, though the `/v1` API does not ask for it.
+    pub async fn rest(
+        &mut self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+    ) -> anyhow::Result<Reply> {
+        let what = format!("{method} {path_and_query}");
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.rest_inner(method, path_and_query, body)).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(error)) => {
+                self.sender = None;
+                Err(error)
+            }
+            Err(_) => {
+                self.sender = None;
+                anyhow::bail!("{what} timed out after {} s", REQUEST_TIMEOUT.as_secs())
+            }
+        }
+    }
+
+    async fn rest_inner(
+        &mut self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+    ) -> anyhow::Result<Reply> {
+        self.connect().await?;
+        let what = format!("{method} {path_and_query}");
+        let target = &*self.target;
+        let endpoint = &target.endpoint;
+        let path = endpoint.path_for(path_and_query);
+        let signed_uri = format!("http://{}{path}", endpoint.authority);
+        let body = body.unwrap_or_default();
+        let signed = [("host", endpoint.authority.as_str()), ("content-type", "application/json")];
+        let added = target.signer.sign(method.as_str(), &signed_uri, &signed, &body, SystemTime::now())?;
+        let mut request = Request::builder().method(method).uri(path.as_str());
+        for (name, value) in signed {
+            request = request.header(name, value);
+        }
+        request = request.header(hyper::header::USER_AGENT, target.user_agent.clone());
+        for (name, value) in added {
+            request = request.header(HeaderName::from_static(name), HeaderValue::try_from(value)?);
+        }
+        let request = request.body(Full::new(body))?;
+        self.send(request, &what).await
     }
 
     fn request(&self, operation: Operation, body: Bytes) -> anyhow::Result<Request<Full<Bytes>>> {

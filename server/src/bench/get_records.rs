@@ -51,7 +51,7 @@ pub struct Plan {
     pub value_bytes: u64,
 }
 
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     // The bounds are constants that hdrhistogram accepts.
     #[allow(clippy::unwrap_used)]
     Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).unwrap()
@@ -64,7 +64,13 @@ pub async fn run(plan: &Plan, target: &Arc<Target>) -> anyhow::Result<Report> {
     let mut client = Client::new(Arc::clone(target));
     table::recreate_with_stream(&mut client, &bodies, &plan.table).await?;
 
-    let preload = preload(plan, target, &bodies).await?;
+    let batches = Arc::clone(&bodies);
+    let items = format!("items of {} bytes", plan.value_bytes);
+    let preload =
+        preload(&plan.table, plan.records, &items, plan.concurrency, target, move |first, count| {
+            batches.batch_put_records(first, count)
+        })
+        .await?;
     eprintln!(
         "preload: {} items in {:.1} s ({:.0} items/s) by {} BatchWriteItem requests",
         plan.records,
@@ -148,26 +154,39 @@ pub async fn run(plan: &Plan, target: &Arc<Target>) -> anyhow::Result<Report> {
 }
 
 /// What the preload measured.
-struct Preload {
-    elapsed: Duration,
+pub struct Preload {
+    pub elapsed: Duration,
     /// Per BatchWriteItem request, µs.
-    latency: Histogram<u64>,
+    pub latency: Histogram<u64>,
     /// Requests sent again (unprocessed items or a failed request).
-    retries: u64,
+    pub retries: u64,
 }
 
-async fn preload(plan: &Plan, target: &Arc<Target>, bodies: &Arc<Bodies>) -> anyhow::Result<Preload> {
-    let batches = plan.records.div_ceil(BATCH_ITEMS);
+/// Writes `records` new items into `table` by BatchWriteItem over `concurrency` connections:
+/// `batch(first, count)` is the request body of the items `first..first + count` (at most 25).
+/// `items` says what they are, for the progress message.
+pub async fn preload<F>(
+    table: &str,
+    records: u64,
+    items: &str,
+    concurrency: usize,
+    target: &Arc<Target>,
+    batch: F,
+) -> anyhow::Result<Preload>
+where
+    F: Fn(u64, u64) -> Bytes + Send + Sync + 'static,
+{
+    let batches = records.div_ceil(BATCH_ITEMS);
     eprintln!(
-        "preload: writing {} items of {} bytes in {batches} BatchWriteItem requests over {} connections",
-        plan.records, plan.value_bytes, plan.concurrency
+        "preload: writing {records} {items} into {table} in {batches} BatchWriteItem requests over \
+         {concurrency} connections"
     );
     let started = Instant::now();
     let next = Arc::new(AtomicU64::new(0));
+    let bodies = Arc::new(batch);
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..plan.concurrency.min(batches as usize).max(1) {
-        let (target, bodies, next) = (Arc::clone(target), Arc::clone(bodies), Arc::clone(&next));
-        let records = plan.records;
+    for _ in 0..concurrency.min(batches as usize).max(1) {
+        let (target, bodies, next) = (Arc::clone(target), Arc::clone(&bodies), Arc::clone(&next));
         tasks.spawn(async move {
             let mut client = Client::new(target);
             client.connect().await?;
@@ -179,7 +198,7 @@ async fn preload(plan: &Plan, target: &Arc<Target>, bodies: &Arc<Bodies>) -> any
                     return anyhow::Ok((latency, retries));
                 }
                 let first = batch * BATCH_ITEMS;
-                let body = bodies.batch_put_records(first, BATCH_ITEMS.min(records - first));
+                let body = bodies(first, BATCH_ITEMS.min(records - first));
                 retries += write_batch(&mut client, body, &mut latency).await?;
             }
         });

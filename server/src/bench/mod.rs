@@ -8,6 +8,11 @@
 //! `stream-latency` (acknowledgement of a PutItem to its event on an SSE subscription, writes
 //! sent open-loop at `--rate`) and `get-records` (reading `--records` preloaded changes through
 //! the DynamoDB Streams API).
+//!
+//! Two trigger workloads run the same way: `trigger-latency` (acknowledgement of a PutItem to
+//! the write-back of a trigger with BatchSize 1, seen on the second table's SSE subscription)
+//! and `trigger-throughput` (records/s of triggers draining a backlog of `--records` changes:
+//! a no-op module, then the order-totals example module).
 
 mod args;
 mod client;
@@ -20,6 +25,8 @@ mod signer;
 mod sse;
 mod stream_latency;
 mod table;
+mod trigger;
+mod trigger_throughput;
 mod workload;
 
 use std::io::Write as _;
@@ -109,25 +116,43 @@ async fn run_stream_workload(
 ) -> anyhow::Result<()> {
     let table = format!("{}{}", args.table, workload.table_suffix());
     let report = match workload {
-        StreamWorkload::Latency => {
+        StreamWorkload::Latency | StreamWorkload::TriggerLatency => {
+            let via = if workload == StreamWorkload::TriggerLatency {
+                stream_latency::Via::Trigger {
+                    trigger: trigger::name_for(&args.table, workload.table_suffix()),
+                    sink: format!("{table}-sink"),
+                }
+            } else {
+                stream_latency::Via::Stream
+            };
             let plan = stream_latency::Plan {
                 table,
-                rate: args.rate,
+                rate: args.rate_for(workload),
                 concurrency: args.stream_concurrency(),
                 warmup: args.warmup(),
                 duration: args.duration(),
                 value_bytes: args.value_bytes,
+                via,
             };
             stream_latency::run(&plan, target).await?
         }
         StreamWorkload::GetRecords => {
             let plan = get_records::Plan {
                 table,
-                records: args.records,
+                records: args.records_for(workload),
                 concurrency: args.stream_concurrency(),
                 value_bytes: args.value_bytes,
             };
             get_records::run(&plan, target).await?
+        }
+        StreamWorkload::TriggerThroughput => {
+            let plan = trigger_throughput::Plan {
+                table: args.table.clone(),
+                records: args.records_for(workload),
+                concurrency: args.stream_concurrency(),
+                value_bytes: args.value_bytes,
+            };
+            trigger_throughput::run(&plan, target).await?
         }
     };
     let text = format!("{}{}", report::table(&report.rows), report.notes);

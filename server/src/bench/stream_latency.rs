@@ -12,6 +12,13 @@
 //! Reported, over the writes due after the warmup: `PutItem` (due time to acknowledgement),
 //! `ack->event` (acknowledgement to event, the figure the target is stated for; an event that
 //! beats its acknowledgement counts as 0 and is counted) and `due->event` (due time to event).
+//!
+//! `--workload trigger-latency` runs the same writers and subscriber with a trigger in between
+//! ([`Via::Trigger`]): a trigger on the table (BatchSize 1, no batching window, LATEST) writes
+//! each record's key back into a second table, the sink, and the subscription follows the sink.
+//! Its `ack->write-back` row is the time from a write's acknowledgement to its trigger's
+//! write-back on the sink's stream: the trigger's wake-up, read, invocation and the commit of the
+//! write-back with the trigger's checkpoint (fsynced like any commit), and the sink's event.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -31,17 +38,23 @@ use super::keys::Bodies;
 use super::report::{OpResult, Report};
 use super::sse;
 use super::table;
+use super::trigger;
 
 /// How long the probe write's event may take to show that the subscription is live.
 const PROBE_WAIT: Duration = Duration::from_secs(10);
-/// How long after the last acknowledgement events may still arrive.
+/// How long after the last acknowledgement events may still arrive (stream-latency), or how
+/// long the trigger's write-backs may pause before the rest count as missing (trigger-latency).
 const DRAIN_WAIT: Duration = Duration::from_secs(10);
+/// Longest drain of a trigger that keeps making progress behind the writes.
+const TRIGGER_DRAIN_MAX: Duration = Duration::from_secs(600);
 /// A write this late for its due time is not sent (the server is far behind the rate).
 const LATE_SEND_MAX: Duration = Duration::from_secs(30);
 /// Most writes in one run: two 8-byte stamps per write are kept.
 const WRITES_MAX: u64 = 20_000_000;
 /// The stated target: ack->event p99 under this many milliseconds ...
 pub const TARGET_P99_MS: f64 = 5.0;
+/// ... and ack->write-back p99 of trigger-latency under this many ...
+pub const TRIGGER_TARGET_P99_MS: f64 = 10.0;
 /// ... at this many writes per second.
 pub const TARGET_RATE: u64 = 10_000;
 /// Latencies above an hour (in µs) are recorded as an hour.
@@ -58,9 +71,71 @@ pub struct Plan {
     pub warmup: Duration,
     pub duration: Duration,
     pub value_bytes: u64,
+    /// What is between the writes and the subscription.
+    pub via: Via,
+}
+
+/// What the subscriber follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// The table's own stream: one event per write (`stream-latency`).
+    Stream,
+    /// A trigger named `trigger` on the table that copies each record's key into `sink`, whose
+    /// stream the subscriber follows (`trigger-latency`).
+    Trigger { trigger: String, sink: String },
+}
+
+impl Via {
+    /// The workload's name in the report.
+    pub fn workload(&self) -> &'static str {
+        match self {
+            Via::Stream => "stream-latency",
+            Via::Trigger { .. } => "trigger-latency",
+        }
+    }
+
+    /// What arrives on the subscription for each write, in the report.
+    fn observed(&self) -> &'static str {
+        match self {
+            Via::Stream => "event",
+            Via::Trigger { .. } => "write-back",
+        }
+    }
+
+    /// The report's rows: acknowledgement to observation, due time to observation.
+    fn rows(&self) -> (&'static str, &'static str) {
+        match self {
+            Via::Stream => ("ack->event", "due->event"),
+            Via::Trigger { .. } => ("ack->write-back", "due->write-back"),
+        }
+    }
+
+    /// The p99 the target is stated for, in milliseconds.
+    fn target_p99_ms(&self) -> f64 {
+        match self {
+            Via::Stream => TARGET_P99_MS,
+            Via::Trigger { .. } => TRIGGER_TARGET_P99_MS,
+        }
+    }
+
+    /// The start of every key of a run.
+    fn key_prefix(&self) -> &'static str {
+        match self {
+            Via::Stream => "sl",
+            Via::Trigger { .. } => "tl",
+        }
+    }
 }
 
 impl Plan {
+    /// The table the subscriber follows.
+    fn events_table(&self) -> &str {
+        match &self.via {
+            Via::Stream => &self.table,
+            Via::Trigger { sink, .. } => sink,
+        }
+    }
+
     /// Writes scheduled over the warmup and the measured time.
     fn total_writes(&self) -> u64 {
         (u128::from(self.rate) * (self.warmup + self.duration).as_nanos() / 1_000_000_000) as u64
@@ -100,7 +175,7 @@ impl Stamps {
 /// What the writers and the subscriber share.
 struct Shared {
     origin: Instant,
-    /// The partition key prefix of this run's writes, `sl-<run>-`.
+    /// The partition key prefix of this run's writes, `sl-<run>-` (`tl-<run>-` for triggers).
     prefix: String,
     total: u64,
     acks: Stamps,
@@ -128,22 +203,40 @@ impl Shared {
 
 /// Runs the workload.
 pub async fn run(plan: &Plan, target: &Arc<Target>) -> anyhow::Result<Report> {
+    let name = plan.via.workload();
     let total = plan.total_writes();
     if total > WRITES_MAX {
         anyhow::bail!(
-            "stream-latency: {} writes/s for {} s is {total} writes; at most {WRITES_MAX} per run",
+            "{name}: {} writes/s for {} s is {total} writes; at most {WRITES_MAX} per run",
             plan.rate,
             (plan.warmup + plan.duration).as_secs()
         );
     }
     let bodies = Arc::new(Bodies::new(&plan.table, plan.value_bytes as usize));
     let mut control = Client::new(Arc::clone(target));
-    table::recreate_with_stream(&mut control, &bodies, &plan.table).await?;
+    match &plan.via {
+        Via::Stream => table::recreate_with_stream(&mut control, &bodies, &plan.table).await?,
+        Via::Trigger { trigger, sink } => {
+            // The trigger goes first: deleting its table under it would fail it.
+            trigger::delete_if_present(&mut control, trigger).await?;
+            table::recreate_with_stream(&mut control, &bodies, &plan.table).await?;
+            let sink_bodies = Bodies::new(sink, 0);
+            table::recreate_with_stream(&mut control, &sink_bodies, sink).await?;
+            let module = trigger::write_back_wat(sink);
+            let body = trigger::registration(&plan.table, trigger::Module::Wat(&module), "LATEST", 1);
+            trigger::register(&mut control, trigger, &body).await?;
+            eprintln!(
+                "registered trigger {trigger} on {} (BatchSize 1, no batching window, LATEST): one put_item \
+                 of each record's key into {sink}",
+                plan.table
+            );
+        }
+    }
 
     let run_id = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
     let shared = Arc::new(Shared {
         origin: Instant::now(),
-        prefix: format!("sl-{:08x}-", run_id as u32),
+        prefix: format!("{}-{:08x}-", plan.via.key_prefix(), run_id as u32),
         total,
         acks: Stamps::new(total),
         events: Stamps::new(total),
@@ -167,7 +260,7 @@ pub async fn run(plan: &Plan, target: &Arc<Target>) -> anyhow::Result<Report> {
         clients.push(client);
     }
 
-    let path = format!("/v1/tables/{}/stream?from=latest&format=sse", plan.table);
+    let path = format!("/v1/tables/{}/stream?from=latest&format=sse", plan.events_table());
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ready_tx, ready_rx) = oneshot::channel();
     let reader = {
@@ -182,7 +275,7 @@ pub async fn run(plan: &Plan, target: &Arc<Target>) -> anyhow::Result<Report> {
     // A probe write whose event shows that the subscription is live before the clock starts.
     let probe = control.call(Operation::PutItem, bodies.put_key(&format!("{}probe", shared.prefix))).await?;
     if !probe.is_success() {
-        anyhow::bail!("stream-latency probe PutItem: HTTP {}: {}", probe.status, probe.body_text());
+        anyhow::bail!("{name} probe PutItem: HTTP {}: {}", probe.status, probe.body_text());
     }
     let probe_sent = Instant::now();
     while !shared.probe_seen.load(Ordering::Acquire) {
@@ -194,7 +287,8 @@ pub async fn run(plan: &Plan, target: &Arc<Target>) -> anyhow::Result<Report> {
                 Err(e) => format!("{e:#}"),
             };
             anyhow::bail!(
-                "stream-latency: the probe write's event did not arrive on the subscription within {} s: {why}",
+                "{name}: the probe write's {} did not arrive on the subscription within {} s: {why}",
+                plan.via.observed(),
                 PROBE_WAIT.as_secs()
             );
         }
@@ -205,7 +299,7 @@ pub async fn run(plan: &Plan, target: &Arc<Target>) -> anyhow::Result<Report> {
     let start = Instant::now() + Duration::from_millis(20);
     let start_ns = shared.ns(start);
     eprintln!(
-        "stream-latency: {} writes/s over {} connections, {} s warmup + {} s measured ({total} writes)",
+        "{name}: {} writes/s over {} connections, {} s warmup + {} s measured ({total} writes)",
         plan.rate,
         plan.concurrency,
         plan.warmup.as_secs(),
@@ -231,15 +325,50 @@ pub async fn run(plan: &Plan, target: &Arc<Target>) -> anyhow::Result<Report> {
     }
     let acked = shared.acked.load(Ordering::Relaxed);
     let drain_from = Instant::now();
-    while shared.events_ours.load(Ordering::Relaxed) < acked
-        && drain_from.elapsed() < DRAIN_WAIT
-        && !reader.is_finished()
-    {
+    // A trigger may be far behind the writes and still be working through them: its drain
+    // lasts while write-backs keep arriving.
+    let mut progress = (shared.events_ours.load(Ordering::Relaxed), Instant::now());
+    loop {
+        let seen = shared.events_ours.load(Ordering::Relaxed);
+        if seen >= acked || reader.is_finished() {
+            break;
+        }
+        if seen != progress.0 {
+            progress = (seen, Instant::now());
+        }
+        let waited_out = match plan.via {
+            Via::Stream => drain_from.elapsed() >= DRAIN_WAIT,
+            Via::Trigger { .. } => {
+                progress.1.elapsed() >= DRAIN_WAIT || drain_from.elapsed() >= TRIGGER_DRAIN_MAX
+            }
+        };
+        if waited_out {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let drained_in = drain_from.elapsed();
     ticker.abort();
     let _ = stop_tx.send(true);
     let ended = join_reader(reader).await?;
+
+    let mut extra = String::new();
+    if let Via::Trigger { trigger, .. } = &plan.via {
+        let _ = writeln!(
+            extra,
+            "drain: {:.2} s from the last write's acknowledgement to the last write-back",
+            drained_in.as_secs_f64()
+        );
+        match trigger::status(&mut control, trigger).await {
+            Ok(status) => {
+                let _ = writeln!(extra, "trigger {trigger}: {}", status.summary());
+            }
+            Err(e) => {
+                let _ = writeln!(extra, "trigger {trigger}: status unavailable: {e:#}");
+            }
+        }
+        trigger::delete_if_present(&mut control, trigger).await?;
+    }
 
     let matched = match_writes(
         &shared.acks.snapshot(),
@@ -247,7 +376,9 @@ pub async fn run(plan: &Plan, target: &Arc<Target>) -> anyhow::Result<Report> {
         |i| start_ns + plan.due_ns(i),
         plan.first_measured(),
     );
-    Ok(report(&plan, &shared, &matched, ended, start_ns))
+    let mut report = report(&plan, &shared, &matched, ended, start_ns);
+    report.notes.push_str(&extra);
+    Ok(report)
 }
 
 async fn join_reader(
@@ -297,7 +428,7 @@ impl Writer {
             };
             shared.failed.fetch_add(1, Ordering::Relaxed);
             if !shared.error_printed.swap(true, Ordering::Relaxed) {
-                eprintln!("stream-latency PutItem: first error: {error}");
+                eprintln!("{} PutItem: first error: {error}", self.plan.via.workload());
             }
             // A server that refuses connections would otherwise be hammered in a loop.
             if !self.client.is_connected() {
@@ -542,7 +673,10 @@ pub fn match_writes(
 }
 
 fn report(plan: &Plan, shared: &Shared, m: &Matched, ended: Option<String>, start_ns: u64) -> Report {
-    let name = "stream-latency";
+    let name = plan.via.workload();
+    let observed = plan.via.observed();
+    let (ack_row, due_row) = plan.via.rows();
+    let target_p99_ms = plan.via.target_p99_ms();
     let due_from = start_ns + plan.due_ns(plan.first_measured());
     // The measured span runs from the first measured due time to the last measured
     // acknowledgement, so a server that falls behind the rate shows a lower achieved rate.
@@ -565,7 +699,7 @@ fn report(plan: &Plan, shared: &Shared, m: &Matched, ended: Option<String>, star
         },
         OpResult {
             workload: name,
-            operation: "ack->event",
+            operation: ack_row,
             concurrency: 1,
             duration: span,
             ops: m.measured_matched,
@@ -574,7 +708,7 @@ fn report(plan: &Plan, shared: &Shared, m: &Matched, ended: Option<String>, star
         },
         OpResult {
             workload: name,
-            operation: "due->event",
+            operation: due_row,
             concurrency: 1,
             duration: span,
             ops: m.measured_matched,
@@ -602,7 +736,7 @@ fn report(plan: &Plan, shared: &Shared, m: &Matched, ended: Option<String>, star
     );
     let _ = writeln!(
         notes,
-        "events: {} received for {} acknowledged writes ({}); {} arrived before their ack (counted as 0 ms)",
+        "{observed}s: {} received for {} acknowledged writes ({}); {} arrived before their ack (counted as 0 ms)",
         m.events,
         m.acked,
         if m.matched == m.acked && m.events == m.acked { "equal" } else { "NOT equal" },
@@ -610,25 +744,34 @@ fn report(plan: &Plan, shared: &Shared, m: &Matched, ended: Option<String>, star
     );
     let _ = writeln!(
         notes,
-        "        {} acknowledged writes without event, {} events of unacknowledged writes, {duplicates} \
+        "        {} acknowledged writes without {observed}, {} {observed}s of unacknowledged writes, {duplicates} \
          duplicate, {foreign} foreign, {unreadable} unreadable",
         m.missing, m.unacked_events
     );
     let verdict = match p99 {
-        Some(p99) if plan.rate >= TARGET_RATE && p99 < TARGET_P99_MS => format!("met ({p99:.2} ms)"),
+        Some(p99) if plan.rate >= TARGET_RATE && p99 < target_p99_ms => format!("met ({p99:.2} ms)"),
         Some(p99) if plan.rate >= TARGET_RATE => format!("NOT met ({p99:.2} ms)"),
         Some(p99) => format!("{p99:.2} ms at {} writes/s; the target is stated at {TARGET_RATE}", plan.rate),
-        None => "no events".to_string(),
+        None => format!("no {observed}s"),
     };
     let _ =
-        writeln!(notes, "target: ack->event p99 < {TARGET_P99_MS} ms at {TARGET_RATE} writes/s: {verdict}");
+        writeln!(notes, "target: {ack_row} p99 < {target_p99_ms} ms at {TARGET_RATE} writes/s: {verdict}");
     if let Some(why) = &ended {
         let _ = writeln!(notes, "the subscription ended early: {why}");
     }
     let failure = if let Some(why) = ended {
         Some(format!("the subscription ended before the run did: {why}"))
     } else if m.matched != m.acked {
-        Some(format!("{} acknowledged writes got no event within {} s", m.missing, DRAIN_WAIT.as_secs()))
+        Some(match plan.via {
+            Via::Stream => {
+                format!("{} acknowledged writes got no event within {} s", m.missing, DRAIN_WAIT.as_secs())
+            }
+            Via::Trigger { .. } => format!(
+                "{} acknowledged writes got no write-back (none arrived for {} s)",
+                m.missing,
+                DRAIN_WAIT.as_secs()
+            ),
+        })
     } else {
         None
     };
@@ -662,9 +805,11 @@ async fn print_progress(shared: Arc<Shared>, plan: Arc<Plan>, start: Instant) {
         let secs = now.duration_since(start).as_secs_f64();
         let phase = if now < start + plan.warmup { "warmup" } else { "measure" };
         let line = format!(
-            "stream-latency {phase:<7} {secs:>4.0} s  sent {:>9}  acked {:>9}  events {:>9}  failed {}",
+            "{} {phase:<7} {secs:>4.0} s  sent {:>9}  acked {:>9}  {}s {:>9}  failed {}",
+            plan.via.workload(),
             shared.sent.load(Ordering::Relaxed),
             shared.acked.load(Ordering::Relaxed),
+            plan.via.observed(),
             shared.events_ours.load(Ordering::Relaxed),
             shared.failed.load(Ordering::Relaxed),
         );
@@ -716,6 +861,7 @@ mod tests {
             warmup: Duration::from_secs(2),
             duration: Duration::from_secs(10),
             value_bytes: 100,
+            via: super::Via::Stream,
         };
         assert_eq!(plan.total_writes(), 120_000);
         assert_eq!(plan.first_measured(), 20_000);

@@ -69,7 +69,8 @@ pub async fn recreate_with_stream(client: &mut Client, bodies: &Bodies, table: &
     wait_active(client, bodies, table).await
 }
 
-async fn wait_active(client: &mut Client, bodies: &Bodies, table: &str) -> anyhow::Result<()> {
+/// Waits until `table` is ACTIVE.
+pub async fn wait_active(client: &mut Client, bodies: &Bodies, table: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + ACTIVE_WAIT;
     loop {
         let reply = client.call(Operation::DescribeTable, bodies.describe_table()).await?;

@@ -4,6 +4,7 @@ mod batch;
 mod capacity;
 mod control;
 mod describe;
+pub(crate) mod exports;
 mod expressions;
 mod items;
 mod legacy;
@@ -49,13 +50,15 @@ pub async fn dispatch(
         "ExecuteTransaction" => partiql::execute_transaction(state, parse(body)?).await,
         "DescribeEndpoints" => describe::describe_endpoints(state, host),
         "DescribeLimits" => describe::describe_limits(state),
+        "ExportTableToPointInTime" => exports::export_table(state, parse(body)?).await,
+        "DescribeExport" => exports::describe_export(state, parse(body)?).await,
+        "ListExports" => exports::list_exports(state, parse(body)?).await,
         "UpdateTimeToLive"
         | "DescribeTimeToLive"
         | "CreateBackup"
         | "DescribeContinuousBackups"
         | "ListBackups"
-        | "RestoreTableFromBackup"
-        | "ExportTableToPointInTime" => Err(ApiError::unsupported(operation)),
+        | "RestoreTableFromBackup" => Err(ApiError::unsupported(operation)),
         _ => Err(ApiError::new(ErrorKind::UnknownOperation, "")),
     }
 }

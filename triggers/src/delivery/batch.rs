@@ -43,6 +43,12 @@ pub(crate) struct Loaded {
     pub records: Vec<Rec>,
     /// Seqs after the checkpoint that retention removed before the trigger processed them.
     pub trimmed: Option<(u64, u64)>,
+    /// The consumer's opaque state (a tumbling window), as of the checkpoint.
+    pub state: Option<Vec<u8>>,
+    /// The records' `eventSourceARN`.
+    pub event_source_arn: String,
+    /// The source table's internal id.
+    pub table_id: u64,
 }
 
 /// Why no batch could be read.
@@ -139,7 +145,14 @@ pub(crate) fn load(store: &Store, spec: &ReadSpec<'_>) -> Result<Loaded, LoadErr
             key_hash: hasher.finish(),
         });
     }
-    Ok(Loaded { checkpoint: consumer.checkpoint, records, trimmed })
+    Ok(Loaded {
+        checkpoint: consumer.checkpoint,
+        records,
+        trimmed,
+        state: consumer.state,
+        event_source_arn,
+        table_id: position.table_id,
+    })
 }
 
 /// The batch JSON handed to the module: `{"Records":[...]}`.

@@ -11,6 +11,7 @@
 mod batch;
 pub(crate) mod dead_letter;
 mod replay;
+mod window;
 mod writes;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +22,7 @@ use eddy_core::Store;
 use eddy_core::changelog::{ChangeFeed, format_sequence_number, parse_sequence_number};
 use eddy_core::store::{ConsumerCommit, ItemWrite};
 use eddy_streams::filter::FilterCriteria;
+use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
 use crate::error::BatchFailure;
@@ -31,6 +33,7 @@ use crate::status::{LogLine, LogRing, State, Status};
 pub use replay::{ReplayOutcome, ReplayRequest};
 
 use batch::{Loaded, ReadSpec, Rec};
+use window::OpenWindow;
 
 /// Longest chain of trigger write-backs: a change record carries how many write-backs led to
 /// it, and write-backs that would carry more than this many hops fail their batch (which then
@@ -42,6 +45,9 @@ pub const BACKOFF_INITIAL: Duration = Duration::from_millis(100);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// Wait before reading again after a storage failure.
 pub const STORE_RETRY: Duration = Duration::from_millis(500);
+/// While a tumbling window is open and no records come, the server clock is read this often to
+/// see the window end (a `--dev-clock` can jump).
+pub const WINDOW_POLL: Duration = Duration::from_millis(250);
 
 /// A trigger's registration as it runs: the configuration and the compiled module. Replaced
 /// whole when the trigger is re-registered; the task picks up the new one at its next batch.
@@ -216,6 +222,8 @@ async fn step(
 ) -> Next {
     let config = &active.config;
     let limit = retry.limit.unwrap_or(config.batch_size as usize);
+    // Taken before the read: a record read as absent was not committed by this time.
+    let read_at = shared.store.now_millis();
     let loaded = {
         let shared = Arc::clone(shared);
         let active = Arc::clone(active);
@@ -258,8 +266,12 @@ async fn step(
         shared.log_host(from, format!("eddy: {message}"));
         shared.error(message);
     }
+    let tumbling = config.tumbling_window_in_seconds > 0;
     let Some(last) = loaded.records.last() else {
         *window_started = None;
+        if tumbling {
+            return windowed(shared, active, &loaded, retry, limit, read_at).await;
+        }
         return Next::Idle;
     };
     let last_seq = last.seq;
@@ -292,9 +304,12 @@ async fn step(
         }
     }
 
+    if tumbling {
+        return windowed(shared, active, &loaded, retry, limit, read_at).await;
+    }
     let invoked: Vec<&Rec> = loaded.records.iter().filter(|r| r.matches).collect();
     if invoked.is_empty() {
-        return match commit(shared, last_seq, Vec::new(), loaded.records.len(), 0).await {
+        return match commit(shared, last_seq, Vec::new(), loaded.records.len(), 0, None).await {
             Committed::Done => Next::Continue,
             Committed::Rejected(_) => Next::Sleep(STORE_RETRY),
             Committed::Then(next) => next,
@@ -306,7 +321,7 @@ async fn step(
         Ok(done) => match deliverable(shared, active, &loaded, &invoked, done, retry) {
             Deliver::Commit(writes) => {
                 let count = writes.len();
-                match commit(shared, last_seq, writes, loaded.records.len(), count).await {
+                match commit(shared, last_seq, writes, loaded.records.len(), count, None).await {
                     Committed::Done => return Next::Continue,
                     // A rejected write-back fails the batch like an invocation error.
                     Committed::Rejected(failure) => failure,
@@ -318,6 +333,150 @@ async fn step(
         },
     };
     failed(shared, active, &loaded, &invoked, failure, retry).await
+}
+
+/// A step of a trigger with tumbling windows: closes the open window when the next record
+/// belongs to a later one or, with no records, once its end has passed by the server clock;
+/// otherwise delivers the records of the first record's window (never two windows at once).
+async fn windowed(
+    shared: &Arc<Shared>,
+    active: &Arc<Active>,
+    loaded: &Loaded,
+    retry: &mut Retry,
+    limit: usize,
+    read_at: u64,
+) -> Next {
+    let length = u64::from(active.config.tumbling_window_in_seconds);
+    let open = OpenWindow::decode(loaded.state.as_deref());
+    let first_start = loaded.records.first().map(|r| window::start_of(r.created_at_millis, length));
+    let part = |records: &[Rec]| Loaded {
+        checkpoint: loaded.checkpoint,
+        records: records.to_vec(),
+        trimmed: None,
+        state: None,
+        event_source_arn: loaded.event_source_arn.clone(),
+        table_id: loaded.table_id,
+    };
+    if let Some(open) = &open {
+        let end_millis = open.end.saturating_mul(1000);
+        match first_start {
+            // The window's final invocation, with no records left.
+            Some(start) if start != open.start => {
+                return deliver_window(shared, active, &part(&[]), retry, open.clone(), true).await;
+            }
+            None if read_at >= end_millis => {
+                return deliver_window(shared, active, &part(&[]), retry, open.clone(), true).await;
+            }
+            None => return Next::Sleep(Duration::from_millis(end_millis - read_at).min(WINDOW_POLL)),
+            Some(_) => {}
+        }
+    }
+    let Some(start) = first_start else { return Next::Idle };
+    let end = start + length;
+    let count =
+        loaded.records.iter().take_while(|r| window::start_of(r.created_at_millis, length) == start).count();
+    // Final when a record of a later window follows, or when every record was read and the
+    // window has ended (later records belong to later windows).
+    let is_final =
+        count < loaded.records.len() || (loaded.records.len() < limit && read_at >= end.saturating_mul(1000));
+    let state =
+        open.filter(|o| o.start == start).map_or_else(|| Value::Object(Default::default()), |o| o.state);
+    let window = OpenWindow { start, end, state };
+    deliver_window(shared, active, &part(&loaded.records[..count]), retry, window, is_final).await
+}
+
+/// Invokes the module on the records of one window (possibly none, for a final invocation) with
+/// the window's state, and commits the write-backs, the checkpoint and the new state together
+/// (the final invocation clears the state).
+async fn deliver_window(
+    shared: &Arc<Shared>,
+    active: &Arc<Active>,
+    loaded: &Loaded,
+    retry: &mut Retry,
+    window: OpenWindow,
+    is_final: bool,
+) -> Next {
+    let invoked: Vec<&Rec> = loaded.records.iter().filter(|r| r.matches).collect();
+    let checkpoint = loaded.records.last().map_or(loaded.checkpoint, |r| r.seq);
+    let records = loaded.records.len();
+    if invoked.is_empty() && !is_final {
+        return match commit(shared, checkpoint, Vec::new(), records, 0, None).await {
+            Committed::Done => Next::Continue,
+            Committed::Rejected(_) => Next::Sleep(STORE_RETRY),
+            Committed::Then(next) => next,
+        };
+    }
+    let shard_id = eddy_streams::shard::shard_id(loaded.table_id, "changelog", 1);
+    let input = window::Event {
+        records: &invoked,
+        window: &window,
+        shard_id: &shard_id,
+        event_source_arn: &loaded.event_source_arn,
+        is_final,
+    }
+    .to_json();
+    let first = invoked.first().map_or(checkpoint, |r| r.seq);
+    let failure = match invoke_inputs(shared, active, vec![(first, input)]).await {
+        Err(failure) => failure,
+        Ok(done) => {
+            let saved = if is_final {
+                Ok(Vec::new())
+            } else {
+                let response = done.responses.first().cloned().unwrap_or(Value::Null);
+                window::returned_state(&response).map(|state| OpenWindow { state, ..window.clone() }.encode())
+            };
+            match saved {
+                Err(failure) => failure,
+                Ok(saved) => match deliverable(shared, active, loaded, &invoked, done, retry) {
+                    Deliver::Commit(writes) => {
+                        let count = writes.len();
+                        match commit(shared, checkpoint, writes, records, count, Some(saved)).await {
+                            Committed::Done => {
+                                if records == 0 {
+                                    // The checkpoint stayed: forget this window's attempts.
+                                    *retry = Retry { first_seq: checkpoint + 1, limit: None, attempts: 0 };
+                                }
+                                return Next::Continue;
+                            }
+                            Committed::Rejected(failure) => failure,
+                            Committed::Then(next) => return next,
+                        }
+                    }
+                    Deliver::Prefix => return Next::Continue,
+                    Deliver::Fail(failure) => failure,
+                },
+            }
+        }
+    };
+    if records > 0 {
+        return failed(shared, active, loaded, &invoked, failure, retry).await;
+    }
+    // A final invocation without records failed: retry it, and after the retries give the
+    // window up (its state is dropped; its records were checkpointed with earlier invocations).
+    let config = &active.config;
+    shared.status().failures += 1;
+    let start = window::rfc3339(window.start);
+    shared.error(format!("final invocation of the window starting {start}: {failure}"));
+    shared
+        .log_host(first, format!("eddy: final invocation of the window starting {start} failed: {failure}"));
+    retry.attempts += 1;
+    let exhausted = failure.is_permanent()
+        || (config.maximum_retry_attempts >= 0 && i64::from(retry.attempts) > config.maximum_retry_attempts);
+    if !exhausted {
+        return Next::Sleep(backoff(retry.attempts));
+    }
+    shared.log_host(
+        first,
+        format!("eddy: the window starting {start} was dropped after {} attempts", retry.attempts),
+    );
+    match commit(shared, checkpoint, Vec::new(), 0, 0, Some(Vec::new())).await {
+        Committed::Done => {
+            *retry = Retry { first_seq: checkpoint + 1, limit: None, attempts: 0 };
+            Next::Continue
+        }
+        Committed::Rejected(_) => Next::Sleep(STORE_RETRY),
+        Committed::Then(next) => next,
+    }
 }
 
 /// What to do with a successful invocation.
@@ -454,7 +613,7 @@ async fn dead_letter(
         first,
         format!("eddy: {count} records sent to dead-letter table {}: {failure}", config.dead_letter_table),
     );
-    match commit(shared, last.seq, writes, range.len(), 0).await {
+    match commit(shared, last.seq, writes, range.len(), 0, None).await {
         Committed::Done => {
             shared.status().records_dead_lettered += count as u64;
             Next::Continue
@@ -477,13 +636,15 @@ pub(crate) enum Committed {
     Then(Next),
 }
 
-/// Commits `writes` with the checkpoint at `checkpoint`, atomically.
+/// Commits `writes` with the checkpoint at `checkpoint`, atomically; `state` replaces the
+/// consumer's saved window (empty: none) when given.
 async fn commit(
     shared: &Arc<Shared>,
     checkpoint: u64,
     writes: Vec<ItemWrite>,
     records: usize,
     write_backs: usize,
+    state: Option<Vec<u8>>,
 ) -> Committed {
     let described: Vec<(&'static str, String)> = writes
         .iter()
@@ -496,7 +657,7 @@ async fn commit(
             (function, w.table.clone())
         })
         .collect();
-    let commit = ConsumerCommit { name: shared.consumer.clone(), checkpoint, writes };
+    let commit = ConsumerCommit { name: shared.consumer.clone(), checkpoint, writes, state };
     match shared.store.commit_consumer(commit).await {
         Ok(_) => {
             let now = shared.store.now_millis();
@@ -533,19 +694,31 @@ async fn commit(
 pub(crate) struct Done {
     pub failures: Vec<String>,
     pub writes: Vec<crate::sandbox::WriteBack>,
+    /// The responses, in invocation order.
+    pub responses: Vec<Value>,
 }
 
 /// Invokes the module on the records, split into `ParallelizationFactor` concurrent
 /// invocations by item key. Any failed invocation fails the batch.
 async fn invoke(shared: &Arc<Shared>, active: &Arc<Active>, records: &[&Rec]) -> Result<Done, BatchFailure> {
     let groups = batch::split_by_key(records, active.config.parallelization_factor as usize);
+    let inputs =
+        groups.iter().map(|group| (group[0].seq, batch::batch_json(group.iter().copied()))).collect();
+    invoke_inputs(shared, active, inputs).await
+}
+
+/// Invokes the module once per input (the first seq it covers, for the logs), concurrently.
+async fn invoke_inputs(
+    shared: &Arc<Shared>,
+    active: &Arc<Active>,
+    inputs: Vec<(u64, Vec<u8>)>,
+) -> Result<Done, BatchFailure> {
     let reader: Arc<dyn HostReader> = Arc::new(writes::StoreReader { store: shared.store.clone() });
-    let mut tasks = Vec::with_capacity(groups.len());
-    for group in &groups {
-        let input = batch::batch_json(group.iter().copied());
+    let mut tasks = Vec::with_capacity(inputs.len());
+    for (first, input) in inputs {
         let module = active.module.clone();
         let reader = Arc::clone(&reader);
-        tasks.push((group[0].seq, tokio::task::spawn_blocking(move || module.invoke(&input, reader))));
+        tasks.push((first, tokio::task::spawn_blocking(move || module.invoke(&input, reader))));
     }
     let mut results: Vec<(u64, Result<Invocation, InvocationError>)> = Vec::with_capacity(tasks.len());
     for (first, task) in tasks {
@@ -559,7 +732,7 @@ async fn invoke(shared: &Arc<Shared>, active: &Arc<Active>, records: &[&Rec]) ->
         let mut status = shared.status();
         status.invocations += results.len() as u64;
     }
-    let mut done = Done { failures: Vec::new(), writes: Vec::new() };
+    let mut done = Done { failures: Vec::new(), writes: Vec::new(), responses: Vec::new() };
     let mut first_error = None;
     for (first, result) in results {
         match result {
@@ -575,6 +748,7 @@ async fn invoke(shared: &Arc<Shared>, active: &Arc<Active>, records: &[&Rec]) ->
                 drop(logs);
                 done.failures.extend(invocation.batch_item_failures);
                 done.writes.extend(invocation.writes);
+                done.responses.push(invocation.response);
             }
             Err(e) => {
                 shared.log_host(first, format!("eddy: invocation failed: {e}"));
