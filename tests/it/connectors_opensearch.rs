@@ -598,23 +598,3 @@ async fn a_mapping_conflict_makes_the_connector_failed_with_the_reason() {
     assert!(reason.contains("mapper_parsing_exception") && reason.contains("state"), "{c}");
     delete_index(&url, &index);
 }
-
-#[tokio::test]
-async fn zz_throughput_probe() {
-    let Some(url) = opensearch() else { return };
-    let index = unique_index("probe");
-    let sink = sink(&url, &index, json!({}));
-    sink.check().await.unwrap();
-    let t = Instant::now();
-    for b in 0..10u64 {
-        let records = (0..10_000u64)
-            .map(|i| {
-                let seq = b * 10_000 + i + 1;
-                record(seq, ChangeEvent::Insert, &format!("k{seq}"), vec![("total", num(&seq.to_string())), ("state", AttributeValue::S("new".into()))])
-            })
-            .collect();
-        sink.write(&batch(records)).await.unwrap();
-    }
-    println!("PROBE 100000 docs in {:?}", t.elapsed());
-    delete_index(&url, &index);
-}

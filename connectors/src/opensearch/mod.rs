@@ -98,7 +98,7 @@ impl std::fmt::Debug for OpenSearchSink {
 
 impl OpenSearchSink {
     /// Builds the sink from the connector's `OpenSearch` settings: `Url` (required, `http://`;
-    /// `https://` needs the `opensearch-tls` feature), `Index` (default: the table's name,
+    /// `https://` needs the `opensearch-tls` feature, on by default), `Index` (default: the table's name,
     /// lowercased and sanitized), `Username` and `Password` (HTTP basic auth), `Mapping` (the
     /// `mappings` object of the index when Eddy creates it), `GcDeletes` (default: the
     /// changelog's default retention) and `BulkRequestBytesMax`. Nothing is contacted yet.
@@ -231,8 +231,9 @@ impl OpenSearchSink {
         }
     }
 
-    /// Sends a request and reads its JSON answer with its status. Connection failures and
-    /// timeouts are transient; refused credentials and other client errors are permanent.
+    /// Sends a request and reads its JSON answer with its status. Connection failures,
+    /// timeouts, 429 and 5xx are transient; refused credentials (401/403) and 413 are
+    /// permanent; any other status is the caller's to judge.
     async fn send(&self, what: &str, request: reqwest::RequestBuilder) -> Result<(u16, Value), SinkError> {
         let response = request.send().await.map_err(|e| {
             SinkError::Transient(format!("{what}: cannot reach OpenSearch at {}: {}", self.url, chain(&e)))
@@ -260,6 +261,10 @@ impl OpenSearchSink {
             ))),
             _ => Ok((status, json)),
         }
+    }
+
+    fn brief(&self, body: &Value) -> String {
+        self.snippet(body.to_string().as_bytes())
     }
 
     fn snippet(&self, body: &[u8]) -> String {
@@ -297,7 +302,10 @@ impl OpenSearchSink {
                     let what = format!("raising index.gc_deletes of index {index} to {}", self.gc_deletes);
                     let (status, body) = self.send(&what, request).await?;
                     if status != 200 {
-                        return Err(SinkError::Permanent(format!("{what}: status {status}: {body}")));
+                        return Err(SinkError::Permanent(format!(
+                            "{what}: status {status}: {}",
+                            self.brief(&body)
+                        )));
                     }
                 }
             }
@@ -310,16 +318,19 @@ impl OpenSearchSink {
                 let request = json_body(self.request(reqwest::Method::PUT, index), &Value::Object(create));
                 let what = format!("creating index {index}");
                 let (status, body) = self.send(&what, request).await?;
-                let raced = body["error"]["type"] == "resource_already_exists_exception";
-                if raced {
-                    // Another writer created it first: check its settings like any existing index.
-                    return Box::pin(self.ensure_index(index)).await;
+                if body["error"]["type"] == "resource_already_exists_exception" {
+                    // Someone else created it meanwhile: the retry checks its settings like any
+                    // existing index's.
+                    return Err(SinkError::Transient(format!("{what}: it was created meanwhile")));
                 }
                 if status != 200 {
-                    return Err(SinkError::Permanent(format!("{what}: status {status}: {body}")));
+                    return Err(SinkError::Permanent(format!(
+                        "{what}: status {status}: {}",
+                        self.brief(&body)
+                    )));
                 }
             }
-            _ => return Err(SinkError::Permanent(format!("{what}: status {status}: {body}"))),
+            _ => return Err(SinkError::Permanent(format!("{what}: status {status}: {}", self.brief(&body)))),
         }
         if let Ok(mut ensured) = self.ensured.lock() {
             *ensured = Some(index.to_string());
@@ -354,7 +365,10 @@ impl OpenSearchSink {
                 .body(body);
             let (status, response) = self.send(&what, request).await?;
             if status != 200 {
-                return Err(SinkError::Permanent(format!("{what}: status {status}: {response}")));
+                return Err(SinkError::Permanent(format!(
+                    "{what}: status {status}: {}",
+                    self.brief(&response)
+                )));
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
             let outcome = bulk::read_response(&response).map_err(|e| match e {
@@ -381,9 +395,10 @@ impl Sink for OpenSearchSink {
                         self.send("checking OpenSearch", self.request(reqwest::Method::GET, "")).await?;
                     match status {
                         200 => Ok(()),
-                        _ => {
-                            Err(SinkError::Permanent(format!("checking OpenSearch: status {status}: {body}")))
-                        }
+                        _ => Err(SinkError::Permanent(format!(
+                            "checking OpenSearch: status {status}: {}",
+                            self.brief(&body)
+                        ))),
                     }
                 }
             }
