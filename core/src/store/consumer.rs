@@ -166,7 +166,9 @@ pub(crate) fn execute(
             let high_watermark = log::last_seq(txn, meta.id)?;
             let start_seq = match start {
                 StartPosition::Latest => high_watermark + 1,
-                StartPosition::TrimHorizon => 0,
+                // The oldest retained record: a new table's changelog starts above every
+                // sequence number a deleted table used, not at 1.
+                StartPosition::TrimHorizon => log::first_seq(txn, meta.id)?.unwrap_or(high_watermark + 1),
                 StartPosition::AtSequence(seq) => seq,
                 StartPosition::AtTime(millis) => log::seq_at_time(txn, meta.id, millis, high_watermark)?,
             };

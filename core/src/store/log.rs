@@ -107,6 +107,16 @@ pub(crate) fn last_seq(txn: &WriteTransaction, table_id: u64) -> Result<u64, Err
     Ok(txn.open_table(layout::SEQUENCES)?.get(table_id)?.map(|g| g.value()).unwrap_or(0))
 }
 
+/// The oldest retained seq of a table's changelog, if it holds any record.
+pub(crate) fn first_seq(txn: &WriteTransaction, table_id: u64) -> Result<Option<u64>, Error> {
+    let name = layout::changelog_table_name(table_id);
+    match txn.open_table(TableDefinition::<u64, &[u8]>::new(&name)) {
+        Ok(log) => Ok(log.first()?.map(|(seq, _)| seq.value())),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A new table's changelog starts after every seq any table ever had, so a sequence number
 /// never names records of two tables (a re-created table included).
 pub(crate) fn start_table(txn: &WriteTransaction, table_id: u64) -> Result<(), Error> {

@@ -373,6 +373,23 @@ mod consumers {
     }
 
     #[test]
+    fn trim_horizon_starts_at_the_oldest_retained_record_of_a_recreated_table() {
+        let (_dir, store) = setup();
+        for i in 0..5 {
+            block_on(store.write(put(&format!("o{i}"), "s", "x", 1))).unwrap();
+        }
+        block_on(store.delete_table("things")).unwrap();
+        block_on(store.create_table(spec(&["pk", "sk"]), Vec::new(), "uuid3".into())).unwrap();
+        let empty = block_on(store.create_consumer("early", "things", StartPosition::TrimHorizon)).unwrap();
+        block_on(store.write(put("n", "s", "x", 1))).unwrap();
+        let first = store.read("things", 0, 1).unwrap()[0].seq;
+        assert!(first > 5, "a re-created table continues above the old sequence numbers");
+        assert_eq!(empty.next_seq(), first);
+        let late = block_on(store.create_consumer("late", "things", StartPosition::TrimHorizon)).unwrap();
+        assert_eq!(late.next_seq(), first);
+    }
+
+    #[test]
     fn deleting_the_table_stops_its_consumers_with_a_reason() {
         let (_dir, store) = setup();
         block_on(store.create_consumer("view", "things", StartPosition::Latest)).unwrap();

@@ -21,7 +21,8 @@ pub struct BenchArgs {
     /// Workload to run; `all` runs put, get, query and mix in turn (not the change-stream and
     /// trigger workloads, which run on tables of their own, recreated on each run:
     /// `<table>-stream-latency`, `<table>-get-records`, `<table>-trigger-latency` and its `-sink`,
-    /// `<table>-trigger-throughput`, `<table>-orders`).
+    /// `<table>-trigger-throughput`, `<table>-orders`, `<table>-connector-s3`,
+    /// `<table>-connector-opensearch`).
     #[arg(long, value_enum, default_value_t = WorkloadArg::All)]
     pub workload: WorkloadArg,
 
@@ -52,11 +53,16 @@ pub struct BenchArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub rate: Option<u64>,
 
-    /// get-records, trigger-throughput: change records preloaded (BatchWriteItem of 25 puts) and
-    /// then read back or drained through a trigger [default: get-records 200000,
-    /// trigger-throughput 1000000].
+    /// get-records, trigger-throughput, connector-*: change records preloaded (BatchWriteItem of
+    /// 25 puts) and then read back, drained through a trigger or exported by a connector
+    /// [default: get-records 200000, trigger-throughput and connector-* 1000000].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub records: Option<u64>,
+
+    /// connector-s3, connector-opensearch: the pid of the server, whose peak RSS during the drain
+    /// is read from /proc/<pid>/status (not reported without it).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
 
     /// Print the final figures as JSON lines on stdout (the table then goes to stderr).
     #[arg(long)]
@@ -80,7 +86,9 @@ impl BenchArgs {
             WorkloadArg::StreamLatency
             | WorkloadArg::GetRecords
             | WorkloadArg::TriggerLatency
-            | WorkloadArg::TriggerThroughput => Vec::new(),
+            | WorkloadArg::TriggerThroughput
+            | WorkloadArg::ConnectorS3
+            | WorkloadArg::ConnectorOpensearch => Vec::new(),
             WorkloadArg::Put => vec![Workload::Put],
             WorkloadArg::Get => vec![Workload::Get],
             WorkloadArg::Query => vec![Workload::Query],
@@ -96,6 +104,8 @@ impl BenchArgs {
             WorkloadArg::GetRecords => Some(StreamWorkload::GetRecords),
             WorkloadArg::TriggerLatency => Some(StreamWorkload::TriggerLatency),
             WorkloadArg::TriggerThroughput => Some(StreamWorkload::TriggerThroughput),
+            WorkloadArg::ConnectorS3 => Some(StreamWorkload::ConnectorS3),
+            WorkloadArg::ConnectorOpensearch => Some(StreamWorkload::ConnectorOpenSearch),
             _ => None,
         }
     }
@@ -112,6 +122,7 @@ impl BenchArgs {
     pub fn records_for(&self, workload: StreamWorkload) -> u64 {
         self.records.unwrap_or(match workload {
             StreamWorkload::TriggerThroughput => TRIGGER_THROUGHPUT_RECORDS,
+            StreamWorkload::ConnectorS3 | StreamWorkload::ConnectorOpenSearch => CONNECTOR_RECORDS,
             _ => GET_RECORDS_RECORDS,
         })
     }
@@ -179,6 +190,14 @@ pub enum WorkloadArg {
     /// Records/s of a trigger draining a backlog of `--records` preloaded changes with
     /// BatchSize 1000: a no-op module, then the order-totals example module.
     TriggerThroughput,
+    /// Records/s of an S3 connector (`Start: trim_horizon`) draining a backlog of `--records`
+    /// preloaded changes into the bucket of EDDY_TEST_S3_ENDPOINT.
+    #[value(name = "connector-s3")]
+    ConnectorS3,
+    /// Docs/s of an OpenSearch connector (`Start: trim_horizon`) draining a backlog of
+    /// `--records` preloaded changes into a new index at EDDY_TEST_OPENSEARCH_URL.
+    #[value(name = "connector-opensearch")]
+    ConnectorOpensearch,
 }
 
 /// Writers of the latency workloads and preload connections of the throughput workloads unless
@@ -192,6 +211,8 @@ pub const TRIGGER_LATENCY_RATE: u64 = 10_000;
 pub const GET_RECORDS_RECORDS: u64 = 200_000;
 /// `--records` of trigger-throughput unless given.
 pub const TRIGGER_THROUGHPUT_RECORDS: u64 = 1_000_000;
+/// `--records` of the connector workloads unless given.
+pub const CONNECTOR_RECORDS: u64 = 1_000_000;
 
 /// A change-stream workload: it prepares its own table and prints its own figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +221,8 @@ pub enum StreamWorkload {
     GetRecords,
     TriggerLatency,
     TriggerThroughput,
+    ConnectorS3,
+    ConnectorOpenSearch,
 }
 
 impl StreamWorkload {
@@ -210,6 +233,8 @@ impl StreamWorkload {
             StreamWorkload::GetRecords => "get-records",
             StreamWorkload::TriggerLatency => "trigger-latency",
             StreamWorkload::TriggerThroughput => "trigger-throughput",
+            StreamWorkload::ConnectorS3 => "connector-s3",
+            StreamWorkload::ConnectorOpenSearch => "connector-opensearch",
         }
     }
 
@@ -221,6 +246,8 @@ impl StreamWorkload {
             StreamWorkload::GetRecords => "-get-records",
             StreamWorkload::TriggerLatency => "-trigger-latency",
             StreamWorkload::TriggerThroughput => "-trigger-throughput",
+            StreamWorkload::ConnectorS3 => "-connector-s3",
+            StreamWorkload::ConnectorOpenSearch => "-connector-opensearch",
         }
     }
 
@@ -231,6 +258,8 @@ impl StreamWorkload {
             StreamWorkload::GetRecords => &["-get-records"],
             StreamWorkload::TriggerLatency => &["-trigger-latency", "-trigger-latency-sink"],
             StreamWorkload::TriggerThroughput => &["-trigger-throughput", "-orders"],
+            StreamWorkload::ConnectorS3 => &["-connector-s3"],
+            StreamWorkload::ConnectorOpenSearch => &["-connector-opensearch"],
         }
     }
 }

@@ -13,9 +13,14 @@
 //! the write-back of a trigger with BatchSize 1, seen on the second table's SSE subscription)
 //! and `trigger-throughput` (records/s of triggers draining a backlog of `--records` changes:
 //! a no-op module, then the order-totals example module).
+//!
+//! Two connector workloads measure the records/s of a connector (`Start: trim_horizon`) draining
+//! a backlog of `--records` changes into MinIO (`connector-s3`) or OpenSearch
+//! (`connector-opensearch`), and with `--server-pid` the server's peak RSS meanwhile.
 
 mod args;
 mod client;
+mod connector;
 mod credentials;
 mod get_records;
 mod ini;
@@ -153,6 +158,21 @@ async fn run_stream_workload(
                 value_bytes: args.value_bytes,
             };
             trigger_throughput::run(&plan, target).await?
+        }
+        StreamWorkload::ConnectorS3 | StreamWorkload::ConnectorOpenSearch => {
+            let plan = connector::Plan {
+                table,
+                sink: if workload == StreamWorkload::ConnectorS3 {
+                    connector::Sink::S3
+                } else {
+                    connector::Sink::OpenSearch
+                },
+                records: args.records_for(workload),
+                concurrency: args.stream_concurrency(),
+                value_bytes: args.value_bytes,
+                server_pid: args.server_pid,
+            };
+            connector::run(&plan, target).await?
         }
     };
     let text = format!("{}{}", report::table(&report.rows), report.notes);
