@@ -361,7 +361,19 @@ async fn disabling_keeps_the_old_stream_readable_and_enabling_makes_a_new_one() 
     let spec = |enabled: bool, view: Option<StreamViewType>| {
         StreamSpecification::builder().stream_enabled(enabled).set_stream_view_type(view).build().unwrap()
     };
-    client.update_table().table_name(&table).stream_specification(spec(false, None)).send().await.unwrap();
+    let disabled = client
+        .update_table()
+        .table_name(&table)
+        .stream_specification(spec(false, None))
+        .send()
+        .await
+        .unwrap();
+    // As in DynamoDB, DescribeTable keeps naming the latest stream after it is disabled.
+    let described = client.describe_table().table_name(&table).send().await.unwrap();
+    let latest = described.table().and_then(|t| t.latest_stream_arn()).map(str::to_string);
+    assert!(latest.is_some(), "LatestStreamArn after disabling");
+    assert_eq!(disabled.table_description().and_then(|t| t.latest_stream_arn()), latest.as_deref());
+    assert!(described.table().and_then(|t| t.stream_specification()).is_none());
     put(&client, &table, "a", 2).await;
     let out = client
         .update_table()

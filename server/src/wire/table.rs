@@ -124,8 +124,11 @@ pub fn describe(
     if let Some(stream) = &spec.stream {
         description["StreamSpecification"] =
             json!({"StreamEnabled": true, "StreamViewType": stream.view_type.as_str()});
-        description["LatestStreamLabel"] = json!(stream.label);
-        description["LatestStreamArn"] = json!(format!("{table_arn}/stream/{}", stream.label));
+    }
+    // As in DynamoDB, the latest stream stays named after it is disabled.
+    if let Some(latest) = spec.stream.as_ref().or(meta.past_streams.last()) {
+        description["LatestStreamLabel"] = json!(latest.label);
+        description["LatestStreamArn"] = json!(format!("{table_arn}/stream/{}", latest.label));
     }
     description
 }
