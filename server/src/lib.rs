@@ -12,6 +12,7 @@ pub mod connector_cli;
 pub mod dev_clock;
 pub mod error;
 mod ops;
+pub mod rest_client;
 pub mod serve;
 pub mod tail;
 pub mod trigger_cli;
