@@ -1,5 +1,34 @@
-//! RFC 3339 timestamps (`2024-05-01T12:00:00Z`, `2024-05-01t12:00:00.250+02:00`) to
-//! milliseconds since the epoch, for `from=<time>`.
+//! Timestamps: RFC 3339 (`2024-05-01T12:00:00Z`, `2024-05-01t12:00:00.250+02:00`) to
+//! milliseconds since the epoch, for `from=<time>`, and milliseconds back to the
+//! `YYYY-MM-DDTHH:MM:SS.mmm` form of stream labels, export manifests and trigger windows.
+
+/// `YYYY-MM-DDTHH:MM:SS.mmm` in UTC (a DynamoDB stream label; append `Z` for RFC 3339).
+pub fn format_millis(millis: u64) -> String {
+    let secs = millis / 1000;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        millis % 1000
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
 
 /// Parses an RFC 3339 date-time; `None` when it is not one or lies before the epoch.
 pub fn parse_rfc3339_millis(text: &str) -> Option<u64> {
@@ -118,6 +147,20 @@ mod tests {
             "１９７０-01-01T00:00:00Z",
         ] {
             assert_eq!(parse_rfc3339_millis(text), None, "{text}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn formatted_times_parse_back_to_the_same_millisecond() {
+        assert_eq!(format_millis(0), "1970-01-01T00:00:00.000");
+        assert_eq!(format_millis(951_782_400_000), "2000-02-29T00:00:00.000");
+        for millis in [0, 1, 951_782_400_000, 1_795_568_645_123, 4_102_444_799_999] {
+            assert_eq!(parse_rfc3339_millis(&format!("{}Z", format_millis(millis))), Some(millis));
         }
     }
 }

@@ -117,19 +117,9 @@ fn kind(value: &Value) -> &'static str {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for epoch seconds.
 pub(crate) fn rfc3339(epoch_seconds: u64) -> String {
-    let days = (epoch_seconds / 86_400) as i64;
-    let rem = epoch_seconds % 86_400;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let full = eddy_streams::subscription::time::format_millis(epoch_seconds.saturating_mul(1000));
+    // Drop the milliseconds: windows start and end on whole seconds.
+    format!("{}Z", full.get(..19).unwrap_or(&full))
 }
 
 #[cfg(test)]
