@@ -53,10 +53,10 @@ pub async fn put(State(state): State<AppState>, Path(name): Path<String>, payloa
 pub async fn describe(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let result = async {
         let manager = manager(&state)?;
-        blocking(move || Ok(json!({ "Connector": manager.describe(&name)? }))).await
+        response::blocking(move || Ok(json!({ "Connector": manager.describe(&name)? }))).await
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `GET /v1/connectors?Limit=N&NextToken=...`: connectors in name order.
@@ -92,7 +92,7 @@ pub async fn list(State(state): State<AppState>, query: Params) -> Response {
                 }
             }
         }
-        blocking(move || {
+        response::blocking(move || {
             let (connectors, next) = manager.list(after.as_deref(), limit);
             let mut body = json!({ "Connectors": connectors });
             if let Some(next) = next {
@@ -103,7 +103,7 @@ pub async fn list(State(state): State<AppState>, query: Params) -> Response {
         .await
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `DELETE /v1/connectors/{name}`: stops the connector and removes its configuration and
@@ -114,7 +114,7 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
         Ok(json!({ "Connector": manager.delete(&name).await? }))
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `POST /v1/connectors/{name}/pause`: stops exporting after the step in flight; the
@@ -125,7 +125,7 @@ pub async fn pause(State(state): State<AppState>, Path(name): Path<String>) -> R
         Ok(json!({ "Connector": manager.pause(&name).await? }))
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `POST /v1/connectors/{name}/resume`: exports again from the checkpoint.
@@ -135,7 +135,7 @@ pub async fn resume(State(state): State<AppState>, Path(name): Path<String>) -> 
         Ok(json!({ "Connector": manager.resume(&name).await? }))
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `POST /v1/connectors/{name}/restart`: a fresh task from the checkpoint (a FAILED connector
@@ -146,21 +146,5 @@ pub async fn restart(State(state): State<AppState>, Path(name): Path<String>) ->
         Ok(json!({ "Connector": manager.restart(&name).await? }))
     }
     .await;
-    reply(result)
-}
-
-/// Runs store reads on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
-        Err(ApiError::from(eddy_core::Error::Unavailable { message: format!("read failed: {e}") }))
-    })
-}
-
-fn reply(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(body) => response::json(StatusCode::OK, &body),
-        Err(e) => response::error(&e),
-    }
+    response::reply(result)
 }

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
@@ -88,7 +87,7 @@ pub async fn create(State(state): State<AppState>, payload: Bytes) -> Response {
         Ok(json!({ "Consumer": consumer_json(&consumer) }))
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `GET /v1/consumers?Limit=N&NextToken=...`: consumers in name order.
@@ -98,7 +97,7 @@ pub async fn list(
 ) -> Response {
     let result = async {
         let params = parameters(query, &["Limit", "NextToken"])?;
-        let limit = limit(&params, LIST_LIMIT_MAX, LIST_LIMIT_MAX)?;
+        let limit = response::limit(&params, LIST_LIMIT_MAX, LIST_LIMIT_MAX)?;
         let after = match params.get("NextToken") {
             Some(token) => Some(
                 TOKEN
@@ -110,7 +109,8 @@ pub async fn list(
             None => None,
         };
         let store = state.store().clone();
-        let mut consumers = blocking(move || Ok(store.consumers(after.as_deref(), limit + 1)?)).await?;
+        let mut consumers =
+            response::blocking(move || Ok(store.consumers(after.as_deref(), limit + 1)?)).await?;
         let more = consumers.len() > limit;
         consumers.truncate(limit);
         let mut body = json!({ "Consumers": consumers.iter().map(consumer_json).collect::<Vec<_>>() });
@@ -120,13 +120,13 @@ pub async fn list(
         Ok(body)
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `GET /v1/consumers/{name}`: the consumer with its lag.
 pub async fn describe(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let store = state.store().clone();
-    let result = blocking(move || {
+    let result = response::blocking(move || {
         let consumer = store.consumer(&name)?;
         let mut body = consumer_json(&consumer);
         if let Some(lag) = lag(&store, &consumer)? {
@@ -137,7 +137,7 @@ pub async fn describe(State(state): State<AppState>, Path(name): Path<String>) -
         Ok(json!({ "Consumer": body }))
     })
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `GET /v1/consumers/{name}/records?Limit=N`: the batch after the checkpoint.
@@ -148,10 +148,10 @@ pub async fn records(
 ) -> Response {
     let result = async {
         let params = parameters(query, &["Limit"])?;
-        let limit = limit(&params, RECORDS_LIMIT_DEFAULT, RECORDS_LIMIT_MAX)?;
+        let limit = response::limit(&params, RECORDS_LIMIT_DEFAULT, RECORDS_LIMIT_MAX)?;
         let store = state.store().clone();
         let region = state.identity().region.clone();
-        blocking(move || {
+        response::blocking(move || {
             let consumer = store.consumer(&name)?;
             ensure_active(&store, &consumer)?;
             let mut records = store.read(&consumer.table, consumer.next_seq(), limit)?;
@@ -181,7 +181,7 @@ pub async fn records(
         .await
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `POST /v1/consumers/{name}/checkpoint` with `{"SequenceNumber": "..."}`.
@@ -195,13 +195,13 @@ pub async fn checkpoint(State(state): State<AppState>, Path(name): Path<String>,
         Ok(json!({ "Consumer": consumer_json(&consumer) }))
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `DELETE /v1/consumers/{name}`: deletes a consumer; answers what it was.
 pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let result = state.store().delete_consumer(&name).await.map_err(ApiError::from);
-    reply(result.map(|consumer| json!({ "Consumer": consumer_json(&consumer) })))
+    response::reply(result.map(|consumer| json!({ "Consumer": consumer_json(&consumer) })))
 }
 
 /// The consumer as the API shows it.
@@ -315,32 +315,4 @@ fn parameters(
         }
     }
     Ok(params)
-}
-
-fn limit(params: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
-    match params.get("Limit") {
-        None => Ok(default),
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::validation(format!(
-                "Limit must be a whole number from 1 to {max}; got {text:?}"
-            ))),
-        },
-    }
-}
-
-/// Runs store reads on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
-        Err(ApiError::from(eddy_core::Error::Unavailable { message: format!("read failed: {e}") }))
-    })
-}
-
-fn reply(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(body) => response::json(StatusCode::OK, &body),
-        Err(e) => response::error(&e),
-    }
 }

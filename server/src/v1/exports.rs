@@ -91,7 +91,7 @@ pub async fn describe(State(state): State<AppState>, Path((table, id)): Path<(St
         Ok(render(&record))
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `GET /v1/tables/{table}/exports?Limit=N&NextToken=...`: the table's exports in start order.
@@ -129,18 +129,11 @@ pub async fn list(
         Ok(body)
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 fn render(record: &ExportRecord) -> Value {
     let mut body = description(record);
     body["ExportId"] = json!(record.export_id);
     body
-}
-
-fn reply(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(body) => response::json(StatusCode::OK, &body),
-        Err(e) => response::error(&e),
-    }
 }

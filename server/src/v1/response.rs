@@ -20,3 +20,37 @@ pub fn error(e: &ApiError) -> Response {
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
+
+/// The JSON body on success, the error response otherwise.
+pub fn reply(result: Result<serde_json::Value, ApiError>) -> Response {
+    match result {
+        Ok(body) => json(StatusCode::OK, &body),
+        Err(e) => error(&e),
+    }
+}
+
+/// The `Limit` query parameter of a listing: 1 to `max`, `default` when absent.
+pub fn limit(
+    params: &std::collections::HashMap<String, String>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match params.get("Limit") {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::validation(format!(
+                "Limit must be a whole number from 1 to {max}; got {text:?}"
+            ))),
+        },
+    }
+}
+
+/// Runs store reads on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(ApiError::from(eddy_core::Error::Unavailable { message: format!("read failed: {e}") }))
+    })
+}

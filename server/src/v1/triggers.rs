@@ -55,10 +55,10 @@ pub async fn put(State(state): State<AppState>, Path(name): Path<String>, payloa
 pub async fn describe(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let result = async {
         let manager = manager(&state)?;
-        blocking(move || Ok(json!({ "Trigger": manager.describe(&name)? }))).await
+        response::blocking(move || Ok(json!({ "Trigger": manager.describe(&name)? }))).await
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `GET /v1/triggers?Limit=N&NextToken=...`: triggers in name order.
@@ -66,7 +66,7 @@ pub async fn list(State(state): State<AppState>, query: Params) -> Response {
     let result = async {
         let manager = manager(&state)?;
         let params = parameters(query, &["Limit", "NextToken"])?;
-        let limit = limit(&params)?;
+        let limit = response::limit(&params, LIMIT_DEFAULT, LIMIT_MAX)?;
         let after = match params.get("NextToken") {
             Some(token) => Some(
                 TOKEN
@@ -77,7 +77,7 @@ pub async fn list(State(state): State<AppState>, query: Params) -> Response {
             ),
             None => None,
         };
-        blocking(move || {
+        response::blocking(move || {
             let (triggers, next) = manager.list(after.as_deref(), limit);
             let mut body = json!({ "Triggers": triggers });
             if let Some(next) = next {
@@ -88,7 +88,7 @@ pub async fn list(State(state): State<AppState>, query: Params) -> Response {
         .await
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `DELETE /v1/triggers/{name}`: stops and removes the trigger and its checkpoint; its
@@ -99,7 +99,7 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
         Ok(json!({ "Trigger": manager.delete(&name).await? }))
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `POST /v1/triggers/{name}/enable`.
@@ -118,7 +118,7 @@ async fn set_enabled(state: AppState, name: String, enabled: bool) -> Response {
         Ok(json!({ "Trigger": manager.set_enabled(&name, enabled).await? }))
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `GET /v1/triggers/{name}/logs?Limit=N`: the newest captured guest log lines.
@@ -126,11 +126,11 @@ pub async fn logs(State(state): State<AppState>, Path(name): Path<String>, query
     let result = async {
         let manager = manager(&state)?;
         let params = parameters(query, &["Limit"])?;
-        let limit = limit(&params)?;
+        let limit = response::limit(&params, LIMIT_DEFAULT, LIMIT_MAX)?;
         Ok(manager.logs(&name, limit)?)
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `GET /v1/triggers/{name}/dead-letters?Limit=N&NextToken=...`: records the trigger gave up
@@ -143,17 +143,17 @@ pub async fn dead_letters(
     let result = async {
         let manager = manager(&state)?;
         let params = parameters(query, &["Limit", "NextToken"])?;
-        let limit = limit(&params)?;
+        let limit = response::limit(&params, LIMIT_DEFAULT, LIMIT_MAX)?;
         let after = match params.get("NextToken") {
             Some(token) => {
                 Some(parse_sequence_number(token).ok_or_else(|| ApiError::validation("Invalid NextToken"))?)
             }
             None => None,
         };
-        blocking(move || Ok(manager.dead_letters(&name, after, limit)?)).await
+        response::blocking(move || Ok(manager.dead_letters(&name, after, limit)?)).await
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 /// `POST /v1/triggers/{name}/dead-letters/replay` with an optional `{"Limit": N}`: runs up to
@@ -191,7 +191,7 @@ pub async fn replay(State(state): State<AppState>, Path(name): Path<String>, pay
         Ok(body)
     }
     .await;
-    reply(result)
+    response::reply(result)
 }
 
 fn parameters(query: Params, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
@@ -209,32 +209,4 @@ fn parameters(query: Params, allowed: &[&str]) -> Result<HashMap<String, String>
         }
     }
     Ok(params)
-}
-
-fn limit(params: &HashMap<String, String>) -> Result<usize, ApiError> {
-    match params.get("Limit") {
-        None => Ok(LIMIT_DEFAULT),
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=LIMIT_MAX).contains(&n) => Ok(n),
-            _ => Err(ApiError::validation(format!(
-                "Limit must be a whole number from 1 to {LIMIT_MAX}; got {text:?}"
-            ))),
-        },
-    }
-}
-
-/// Runs store reads on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
-        Err(ApiError::from(eddy_core::Error::Unavailable { message: format!("read failed: {e}") }))
-    })
-}
-
-fn reply(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(body) => response::json(StatusCode::OK, &body),
-        Err(e) => response::error(&e),
-    }
 }
