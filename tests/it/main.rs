@@ -25,5 +25,6 @@ mod stream_invariants;
 mod streams_api;
 mod subscriptions;
 mod transactions;
+mod trigger_groups;
 mod triggers;
 mod update;

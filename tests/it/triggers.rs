@@ -20,7 +20,7 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// Lays strings out in guest memory from offset 16 and names each `S0`, `S1`, ... in `body`,
 /// replaced by `(i32.const offset) (i32.const len)`.
-fn module(strings: &[&str], body: &str) -> String {
+pub(crate) fn module(strings: &[&str], body: &str) -> String {
     let mut data = String::new();
     let mut body = body.to_string();
     let mut offset = 16;
@@ -41,6 +41,7 @@ fn module(strings: &[&str], body: &str) -> String {
   (import "eddy" "log" (func $log (param i32 i32)))
   (import "eddy" "put_item" (func $put (param i32 i32) (result i32)))
   (import "eddy" "update_item" (func $update (param i32 i32) (result i32)))
+  (import "eddy" "get_item" (func $get (param i32 i32) (result i64)))
   (memory (export "memory") 2)
 {data}
   (global $next (mut i32) (i32.const 65536))
@@ -188,19 +189,19 @@ fn put_trigger(server: &TestServer, name: &str, body: Value) -> (u16, Value) {
     call_json(server.endpoint(), "PUT", &format!("/v1/triggers/{name}"), Some(&body.to_string()))
 }
 
-fn register(server: &TestServer, name: &str, body: Value) -> Value {
+pub(crate) fn register(server: &TestServer, name: &str, body: Value) -> Value {
     let (status, answer) = put_trigger(server, name, body);
     assert!(status == 200 || status == 201, "register {name}: {status} {answer}");
     answer["Trigger"].clone()
 }
 
-fn describe(server: &TestServer, name: &str) -> Value {
+pub(crate) fn describe(server: &TestServer, name: &str) -> Value {
     let (status, body) = call_json(server.endpoint(), "GET", &format!("/v1/triggers/{name}"), None);
     assert_eq!(status, 200, "{body}");
     body["Trigger"].clone()
 }
 
-fn dead_letters(server: &TestServer, name: &str) -> Vec<Value> {
+pub(crate) fn dead_letters(server: &TestServer, name: &str) -> Vec<Value> {
     let path = format!("/v1/triggers/{name}/dead-letters?Limit=1000");
     let (status, body) = call_json(server.endpoint(), "GET", &path, None);
     assert_eq!(status, 200, "{body}");
@@ -222,14 +223,14 @@ fn wait_caught_up(server: &TestServer, name: &str) -> Value {
 
 /// Waits until the trigger is caught up and its counters show `records` processed (the
 /// checkpoint commits just before the counters move).
-fn wait_processed(server: &TestServer, name: &str, records: u64) -> Value {
+pub(crate) fn wait_processed(server: &TestServer, name: &str, records: u64) -> Value {
     wait_for(server, name, &format!("{records} records processed"), |t| {
         t["LagRecords"] == 0 && t["RecordsProcessed"].as_u64() == Some(records)
     })
 }
 
 /// Waits until `check` holds for the trigger's description.
-fn wait_for(server: &TestServer, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn wait_for(server: &TestServer, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
         let trigger = describe(server, name);
@@ -263,7 +264,7 @@ async fn put_order(client: &Client, orders: &str, id: &str, customer: &str, amou
         .unwrap_or_else(|e| panic!("put order {id}: {e:?}"));
 }
 
-async fn scan_all(client: &Client, table: &str) -> Vec<eddy_tests::Item> {
+pub(crate) async fn scan_all(client: &Client, table: &str) -> Vec<eddy_tests::Item> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
@@ -283,7 +284,7 @@ fn number(value: Option<&AttributeValue>) -> i64 {
     }
 }
 
-fn string(value: Option<&AttributeValue>) -> String {
+pub(crate) fn string(value: Option<&AttributeValue>) -> String {
     match value {
         Some(AttributeValue::S(s)) => s.clone(),
         other => panic!("not a string: {other:?}"),

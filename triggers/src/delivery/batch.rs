@@ -14,6 +14,9 @@ use serde_json::Value;
 
 /// Bytes of `{"Records":[` and `]}` around the records of a batch.
 const BATCH_ENVELOPE_BYTES: usize = 14;
+/// Most batch JSON bytes read for one group of batches that commit together (the first batch
+/// always goes, whatever its size).
+pub(crate) const GROUP_INPUT_BYTES_MAX: usize = 8 * 1024 * 1024;
 
 /// One change record of a batch.
 #[derive(Debug, Clone)]
@@ -73,17 +76,22 @@ impl From<eddy_core::Error> for LoadError {
 pub(crate) struct ReadSpec<'a> {
     pub consumer: &'a str,
     pub table: &'a str,
+    /// Records per batch.
     pub limit: usize,
+    /// Batches to read at most (a group that commits together); at least one is returned.
+    pub batches_max: usize,
     pub input_bytes_max: usize,
     pub filter: Option<&'a FilterCriteria>,
     pub region: &'a str,
     pub account_id: &'a str,
 }
 
-/// Reads up to `limit` records after the consumer's checkpoint. The matching records stop
-/// before the one that would take the batch JSON past `input_bytes_max` (the first always
-/// goes, so an oversized record fails its invocation visibly instead of being skipped).
-pub(crate) fn load(store: &Store, spec: &ReadSpec<'_>) -> Result<Loaded, LoadError> {
+/// Reads the batches after the consumer's checkpoint: up to `batches_max` consecutive batches
+/// of up to `limit` records each, the first of them possibly empty. A batch's matching records
+/// stop before the one that would take its JSON past `input_bytes_max` (the first always goes,
+/// so an oversized record fails its invocation visibly instead of being skipped); batches stop
+/// once they hold [`GROUP_INPUT_BYTES_MAX`] bytes together.
+pub(crate) fn load(store: &Store, spec: &ReadSpec<'_>) -> Result<Vec<Loaded>, LoadError> {
     let consumer = store.consumer(spec.consumer)?;
     if let ConsumerStatus::Stopped { reason } = &consumer.status {
         return Err(LoadError::Gone(format!("the trigger's consumer is stopped: {reason}")));
@@ -96,7 +104,9 @@ pub(crate) fn load(store: &Store, spec: &ReadSpec<'_>) -> Result<Loaded, LoadErr
         )));
     }
     let next = consumer.next_seq();
-    let raw = store.read(spec.table, next, spec.limit.max(1))?;
+    let limit = spec.limit.max(1);
+    let batches_max = spec.batches_max.max(1);
+    let raw = store.read(spec.table, next, limit.saturating_mul(batches_max))?;
     let trimmed = match raw.first() {
         Some(first) if first.seq > next => Some((next, first.seq - 1)),
         None if position.trim_horizon > next && position.high_watermark >= next => {
@@ -119,17 +129,34 @@ pub(crate) fn load(store: &Store, spec: &ReadSpec<'_>) -> Result<Loaded, LoadErr
         spec.table,
         label.as_deref().unwrap_or("changelog")
     );
-    let mut records = Vec::with_capacity(raw.len());
+    let batch = |checkpoint: u64, records: Vec<Rec>| Loaded {
+        checkpoint,
+        records,
+        trimmed: None,
+        state: None,
+        event_source_arn: event_source_arn.clone(),
+        table_id: position.table_id,
+    };
+    let mut batches: Vec<Loaded> = Vec::new();
+    let mut records = Vec::with_capacity(raw.len().min(limit));
     let mut bytes = BATCH_ENVELOPE_BYTES;
+    let mut group_bytes = 0;
     let mut any_matching = false;
     for record in &raw {
         let json = to_json_extended(record, context, Some(&event_source_arn));
         let matches = spec.filter.is_none_or(|f| f.matches(&json));
         let text = serde_json::to_string(&json).unwrap_or_default();
-        if matches {
-            if any_matching && bytes + text.len() + 1 > spec.input_bytes_max {
+        let too_big = matches && any_matching && bytes + text.len() + 1 > spec.input_bytes_max;
+        if records.len() >= limit || too_big {
+            batches.push(batch(consumer.checkpoint, std::mem::take(&mut records)));
+            group_bytes += bytes;
+            if batches.len() >= batches_max || group_bytes >= GROUP_INPUT_BYTES_MAX {
                 break;
             }
+            bytes = BATCH_ENVELOPE_BYTES;
+            any_matching = false;
+        }
+        if matches {
             bytes += text.len() + 1;
             any_matching = true;
         }
@@ -145,14 +172,19 @@ pub(crate) fn load(store: &Store, spec: &ReadSpec<'_>) -> Result<Loaded, LoadErr
             key_hash: hasher.finish(),
         });
     }
-    Ok(Loaded {
-        checkpoint: consumer.checkpoint,
-        records,
-        trimmed,
-        state: consumer.state,
-        event_source_arn,
-        table_id: position.table_id,
-    })
+    if !records.is_empty() || batches.is_empty() {
+        batches.push(batch(consumer.checkpoint, records));
+    }
+    // Each batch follows the checkpoint before it: the consumer's, then the last seq of the
+    // batch before.
+    let mut before = consumer.checkpoint;
+    for loaded in &mut batches {
+        loaded.checkpoint = before;
+        before = loaded.records.last().map_or(before, |r| r.seq);
+    }
+    batches[0].trimmed = trimmed;
+    batches[0].state = consumer.state;
+    Ok(batches)
 }
 
 /// The batch JSON handed to the module: `{"Records":[...]}`.

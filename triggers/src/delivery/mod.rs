@@ -10,6 +10,8 @@
 
 mod batch;
 pub(crate) mod dead_letter;
+mod group;
+mod overlay;
 mod replay;
 mod window;
 mod writes;
@@ -118,6 +120,8 @@ struct Retry {
     limit: Option<usize>,
     /// Failed attempts of this batch so far.
     attempts: u32,
+    /// At most this many batches commit together (a write of a later batch was rejected).
+    batches: Option<usize>,
 }
 
 /// What the task does after a step.
@@ -222,6 +226,15 @@ async fn step(
 ) -> Next {
     let config = &active.config;
     let limit = retry.limit.unwrap_or(config.batch_size as usize);
+    let tumbling = config.tumbling_window_in_seconds > 0;
+    // Batches commit together only on the plain path: not while one is retried or cut, and not
+    // with tumbling windows (one window at a time).
+    let batches_max = if tumbling || retry.limit.is_some() || retry.attempts > 0 {
+        1
+    } else {
+        let most = group::batches_max(limit);
+        retry.batches.map_or(most, |b| b.min(most))
+    };
     // Taken before the read: a record read as absent was not committed by this time.
     let read_at = shared.store.now_millis();
     let loaded = {
@@ -232,6 +245,7 @@ async fn step(
                 consumer: &shared.consumer,
                 table: &active.config.table_name,
                 limit,
+                batches_max,
                 input_bytes_max: active.module.limits().input_bytes_max,
                 filter: active.filter.as_ref(),
                 region: &shared.region,
@@ -241,8 +255,8 @@ async fn step(
         })
         .await
     };
-    let loaded = match loaded {
-        Ok(Ok(loaded)) => loaded,
+    let mut group = match loaded {
+        Ok(Ok(group)) => group,
         Ok(Err(batch::LoadError::Gone(reason))) => return Next::Fail(reason),
         Ok(Err(batch::LoadError::Store(e))) => {
             shared.error(format!("reading the changelog failed: {e}"));
@@ -253,8 +267,9 @@ async fn step(
             return Next::Sleep(STORE_RETRY);
         }
     };
+    let loaded = &group[0];
     if loaded.checkpoint + 1 != retry.first_seq {
-        *retry = Retry { first_seq: loaded.checkpoint + 1, limit: None, attempts: 0 };
+        *retry = Retry { first_seq: loaded.checkpoint + 1, ..Retry::default() };
     }
     if let Some((from, to)) = loaded.trimmed {
         let message = format!(
@@ -266,15 +281,13 @@ async fn step(
         shared.log_host(from, format!("eddy: {message}"));
         shared.error(message);
     }
-    let tumbling = config.tumbling_window_in_seconds > 0;
-    let Some(last) = loaded.records.last() else {
+    if loaded.records.is_empty() {
         *window_started = None;
         if tumbling {
-            return windowed(shared, active, &loaded, retry, limit, read_at).await;
+            return windowed(shared, active, loaded, retry, limit, read_at).await;
         }
         return Next::Idle;
-    };
-    let last_seq = last.seq;
+    }
 
     let window = Duration::from_secs(u64::from(config.maximum_batching_window_in_seconds));
     if !window.is_zero() && loaded.records.len() < limit && retry.limit.is_none() {
@@ -284,6 +297,11 @@ async fn step(
         }
     }
     *window_started = None;
+    // A batching window lets a partial batch wait; only the first goes before it has passed.
+    if !window.is_zero() && group.len() > 1 && group.last().is_some_and(|b| b.records.len() < limit) {
+        group.pop();
+    }
+    let loaded = &group[0];
 
     if config.maximum_record_age_in_seconds >= 0 {
         let max_millis = config.maximum_record_age_in_seconds as u64 * 1000;
@@ -305,34 +323,9 @@ async fn step(
     }
 
     if tumbling {
-        return windowed(shared, active, &loaded, retry, limit, read_at).await;
+        return windowed(shared, active, loaded, retry, limit, read_at).await;
     }
-    let invoked: Vec<&Rec> = loaded.records.iter().filter(|r| r.matches).collect();
-    if invoked.is_empty() {
-        return match commit(shared, last_seq, Vec::new(), loaded.records.len(), 0, None).await {
-            Committed::Done => Next::Continue,
-            Committed::Rejected(_) => Next::Sleep(STORE_RETRY),
-            Committed::Then(next) => next,
-        };
-    }
-    let outcome = invoke(shared, active, &invoked).await;
-    let failure = match outcome {
-        Err(failure) => failure,
-        Ok(done) => match deliverable(shared, active, &loaded, &invoked, done, retry) {
-            Deliver::Commit(writes) => {
-                let count = writes.len();
-                match commit(shared, last_seq, writes, loaded.records.len(), count, None).await {
-                    Committed::Done => return Next::Continue,
-                    // A rejected write-back fails the batch like an invocation error.
-                    Committed::Rejected(failure) => failure,
-                    Committed::Then(next) => return next,
-                }
-            }
-            Deliver::Prefix => return Next::Continue,
-            Deliver::Fail(failure) => failure,
-        },
-    };
-    failed(shared, active, &loaded, &invoked, failure, retry).await
+    group::deliver(shared, active, &group, retry).await
 }
 
 /// A step of a trigger with tumbling windows: closes the open window when the next record
@@ -416,7 +409,8 @@ async fn deliver_window(
     }
     .to_json();
     let first = invoked.first().map_or(checkpoint, |r| r.seq);
-    let failure = match invoke_inputs(shared, active, vec![(first, input)]).await {
+    let reader: Arc<dyn HostReader> = Arc::new(writes::StoreReader::committed(shared.store.clone()));
+    let failure = match invoke_inputs(shared, active, vec![(first, input)], reader).await {
         Err(failure) => failure,
         Ok(done) => {
             let saved = if is_final {
@@ -434,7 +428,7 @@ async fn deliver_window(
                             Committed::Done => {
                                 if records == 0 {
                                     // The checkpoint stayed: forget this window's attempts.
-                                    *retry = Retry { first_seq: checkpoint + 1, limit: None, attempts: 0 };
+                                    *retry = Retry { first_seq: checkpoint + 1, ..Retry::default() };
                                 }
                                 return Next::Continue;
                             }
@@ -471,7 +465,7 @@ async fn deliver_window(
     );
     match commit(shared, checkpoint, Vec::new(), 0, 0, Some(Vec::new())).await {
         Committed::Done => {
-            *retry = Retry { first_seq: checkpoint + 1, limit: None, attempts: 0 };
+            *retry = Retry { first_seq: checkpoint + 1, ..Retry::default() };
             Next::Continue
         }
         Committed::Rejected(_) => Next::Sleep(STORE_RETRY),
@@ -700,11 +694,17 @@ pub(crate) struct Done {
 
 /// Invokes the module on the records, split into `ParallelizationFactor` concurrent
 /// invocations by item key. Any failed invocation fails the batch.
-async fn invoke(shared: &Arc<Shared>, active: &Arc<Active>, records: &[&Rec]) -> Result<Done, BatchFailure> {
+/// `get_item` reads through `reader`.
+async fn invoke(
+    shared: &Arc<Shared>,
+    active: &Arc<Active>,
+    records: &[&Rec],
+    reader: Arc<dyn HostReader>,
+) -> Result<Done, BatchFailure> {
     let groups = batch::split_by_key(records, active.config.parallelization_factor as usize);
     let inputs =
         groups.iter().map(|group| (group[0].seq, batch::batch_json(group.iter().copied()))).collect();
-    invoke_inputs(shared, active, inputs).await
+    invoke_inputs(shared, active, inputs, reader).await
 }
 
 /// Invokes the module once per input (the first seq it covers, for the logs), concurrently.
@@ -712,8 +712,8 @@ async fn invoke_inputs(
     shared: &Arc<Shared>,
     active: &Arc<Active>,
     inputs: Vec<(u64, Vec<u8>)>,
+    reader: Arc<dyn HostReader>,
 ) -> Result<Done, BatchFailure> {
-    let reader: Arc<dyn HostReader> = Arc::new(writes::StoreReader { store: shared.store.clone() });
     let mut tasks = Vec::with_capacity(inputs.len());
     for (first, input) in inputs {
         let module = active.module.clone();

@@ -111,7 +111,7 @@ async fn run_one(
 ) -> Result<Vec<ItemWrite>, BatchFailure> {
     let input = format!("{{\"Records\":[{}]}}", letter.record_text).into_bytes();
     let module = active.module.clone();
-    let reader: Arc<dyn HostReader> = Arc::new(StoreReader { store: shared.store.clone() });
+    let reader: Arc<dyn HostReader> = Arc::new(StoreReader::committed(shared.store.clone()));
     let result = tokio::task::spawn_blocking(move || module.invoke(&input, reader))
         .await
         .unwrap_or_else(|e| Err(InvocationError::Instantiate(format!("the invocation thread failed: {e}"))));

@@ -1,8 +1,9 @@
 //! From the sandbox's buffered write-backs (DynamoDB-API-shaped JSON) to the store's
 //! [`ItemWrite`]s that commit with the checkpoint, and the reader that serves the guest's
-//! `get_item` from committed state.
+//! `get_item` from committed state and the buffered write-backs of earlier batches.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use eddy_core::expr::{ExpressionKind, Placeholders, parse_condition, parse_update};
 use eddy_core::store::{ItemWrite, WriteAction};
@@ -14,9 +15,20 @@ use serde_json::Value;
 use crate::error::BatchFailure;
 use crate::sandbox::{HostReader, WriteBack, WriteKind};
 
-/// Serves `get_item` from the store's last commit.
+use super::overlay::Overlay;
+
+/// Serves `get_item` from the store's last commit, under the write-backs of earlier batches
+/// that commit together with the invocation's own (empty for a batch committed alone).
 pub(crate) struct StoreReader {
     pub store: Store,
+    pub overlay: Arc<Overlay>,
+}
+
+impl StoreReader {
+    /// A reader of committed state only.
+    pub fn committed(store: Store) -> Self {
+        StoreReader { store, overlay: Arc::default() }
+    }
 }
 
 impl HostReader for StoreReader {
@@ -27,6 +39,9 @@ impl HostReader for StoreReader {
         let meta = self.store.table(table).map_err(|_| format!("table {table} does not exist"))?;
         let key =
             meta.spec.key_schema.key_from_request(&key, self.store.limits()).map_err(|e| e.to_string())?;
+        if let Some(item) = self.overlay.get(table, &key) {
+            return Ok(item.as_ref().map(item_json));
+        }
         let item = self.store.get_item(table, &key).map_err(|e| e.to_string())?;
         Ok(item.as_ref().map(item_json))
     }
@@ -175,8 +190,6 @@ fn item_write(store: &Store, write: &WriteBack, hops: u32) -> Result<ItemWrite, 
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use eddy_core::schema::{BillingMode, TableSpec};
     use eddy_core::{KeyAttribute, KeySchema, Limits, ScalarType, SystemClock};
     use serde_json::json;
@@ -199,7 +212,7 @@ mod tests {
             table_class: "STANDARD".into(),
         };
         store.create_table(spec, Vec::new(), "id".into()).await.unwrap();
-        let reader = StoreReader { store };
+        let reader = StoreReader::committed(store);
         let request = json!({
             "TableName": "totals",
             "Key": {"customer": {"S": "alice"}},
