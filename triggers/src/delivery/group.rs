@@ -17,7 +17,7 @@ use eddy_core::store::ItemWrite;
 use super::batch::{Loaded, Rec};
 use super::overlay::Overlay;
 use super::writes::StoreReader;
-use super::{Active, Committed, Deliver, Next, Retry, Shared, commit, deliverable, failed, invoke};
+use super::{Active, Committed, Deliver, Next, Retry, Shared, commit, deliverable, failed, invoke_blocking};
 use crate::error::BatchFailure;
 use crate::sandbox::HostReader;
 
@@ -70,14 +70,72 @@ enum Flushed {
     Then(Next),
 }
 
+/// Where the invocations of a group stopped early.
+struct Stop {
+    /// The batch that did not succeed.
+    batch: usize,
+    /// Why; `None`: a partial batch response cut it, and its records before the failed one
+    /// run again as a batch of their own.
+    failure: Option<BatchFailure>,
+    /// That batch's retry state (for the first batch: the step's, updated).
+    retry: Retry,
+}
+
 /// Delivers `group` (consecutive batches, the first following the checkpoint, none empty) and
-/// commits what succeeded. `retry` is the first batch's.
+/// commits what succeeded. `retry` is the first batch's. The invocations run one after
+/// another on one blocking thread; only the commit waits on the writer.
 pub(crate) async fn deliver(
     shared: &Arc<Shared>,
     active: &Arc<Active>,
-    group: &[Loaded],
+    group: Vec<Loaded>,
     retry: &mut Retry,
 ) -> Next {
+    let invoked = {
+        let (shared, active, first_retry) = (Arc::clone(shared), Arc::clone(active), retry.clone());
+        tokio::task::spawn_blocking(move || {
+            let (pending, stop) = invoke_group(&shared, &active, &group, first_retry);
+            (group, pending, stop)
+        })
+        .await
+    };
+    let (group, pending, stop) = match invoked {
+        Ok(done) => done,
+        Err(e) => {
+            shared.error(format!("the invocation thread failed: {e}"));
+            return Next::Sleep(super::STORE_RETRY);
+        }
+    };
+    let Some(Stop { batch, failure, retry: stopped }) = stop else {
+        return match flush(shared, active, &group, pending, retry).await {
+            Flushed::Done => Next::Continue,
+            Flushed::Then(next) => next,
+        };
+    };
+    if batch > 0 {
+        // The batches before this one succeeded: they commit first, and this one goes on
+        // as a batch alone.
+        if let Flushed::Then(next) = flush(shared, active, &group, pending, retry).await {
+            return next;
+        }
+    }
+    *retry = stopped;
+    let loaded = &group[batch];
+    match failure {
+        None => Next::Continue,
+        Some(failure) => {
+            let invoked: Vec<&Rec> = loaded.records.iter().filter(|r| r.matches).collect();
+            failed(shared, active, loaded, &invoked, failure, retry).await
+        }
+    }
+}
+
+/// Invokes the batches of `group` in order until one does not succeed. Blocks.
+fn invoke_group(
+    shared: &Shared,
+    active: &Active,
+    group: &[Loaded],
+    first_retry: Retry,
+) -> (Pending, Option<Stop>) {
     let mut pending = Pending {
         writes: Vec::new(),
         write_ends: Vec::new(),
@@ -86,23 +144,24 @@ pub(crate) async fn deliver(
         checkpoint: group[0].checkpoint,
         overlay: Arc::default(),
     };
+    let mut first_retry = Some(first_retry);
     for (j, loaded) in group.iter().enumerate() {
         let more = j + 1 < group.len();
         if j > 0 && too_old(shared, active, loaded) {
             // Left to the next step, which sends it to the dead letters.
             break;
         }
+        let mut retry = first_retry
+            .take()
+            .unwrap_or_else(|| Retry { first_seq: loaded.checkpoint + 1, ..Retry::default() });
         let invoked: Vec<&Rec> = loaded.records.iter().filter(|r| r.matches).collect();
         if invoked.is_empty() {
             pending.push(shared, loaded, Vec::new(), more);
             continue;
         }
-        let mut own = Retry { first_seq: loaded.checkpoint + 1, ..Retry::default() };
-        let outcome = invoke(shared, active, &invoked, pending.reader(shared)).await;
-        let this = if j == 0 { &mut *retry } else { &mut own };
-        let failure = match outcome {
+        let failure = match invoke_blocking(shared, active, &invoked, pending.reader(shared)) {
             Err(failure) => Some(failure),
-            Ok(done) => match deliverable(shared, active, loaded, &invoked, done, this) {
+            Ok(done) => match deliverable(shared, active, loaded, &invoked, done, &mut retry) {
                 Deliver::Commit(writes) => {
                     if !pending.push(shared, loaded, writes, more) {
                         break;
@@ -113,23 +172,9 @@ pub(crate) async fn deliver(
                 Deliver::Fail(failure) => Some(failure),
             },
         };
-        if j > 0 {
-            // The batches before this one succeeded: they commit first, and this one goes on
-            // as a batch alone.
-            if let Flushed::Then(next) = flush(shared, active, group, pending, retry).await {
-                return next;
-            }
-            *retry = own;
-        }
-        return match failure {
-            None => Next::Continue,
-            Some(failure) => failed(shared, active, loaded, &invoked, failure, retry).await,
-        };
+        return (pending, Some(Stop { batch: j, failure, retry }));
     }
-    match flush(shared, active, group, pending, retry).await {
-        Flushed::Done => Next::Continue,
-        Flushed::Then(next) => next,
-    }
+    (pending, None)
 }
 
 /// Whether `loaded` starts with a record older than `MaximumRecordAgeInSeconds`.

@@ -111,7 +111,7 @@ impl Shared {
 }
 
 /// Where a trigger's batch stands across attempts: reset whenever the checkpoint moves.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Retry {
     /// The first seq of the batch these attempts are about.
     first_seq: u64,
@@ -325,7 +325,7 @@ async fn step(
     if tumbling {
         return windowed(shared, active, loaded, retry, limit, read_at).await;
     }
-    group::deliver(shared, active, &group, retry).await
+    group::deliver(shared, active, group, retry).await
 }
 
 /// A step of a trigger with tumbling windows: closes the open window when the next record
@@ -693,40 +693,69 @@ pub(crate) struct Done {
 }
 
 /// Invokes the module on the records, split into `ParallelizationFactor` concurrent
-/// invocations by item key. Any failed invocation fails the batch.
-/// `get_item` reads through `reader`.
-async fn invoke(
-    shared: &Arc<Shared>,
-    active: &Arc<Active>,
+/// invocations by item key. Any failed invocation fails the batch. `get_item` reads through
+/// `reader`. Blocks: call it off the async threads.
+fn invoke_blocking(
+    shared: &Shared,
+    active: &Active,
     records: &[&Rec],
     reader: Arc<dyn HostReader>,
 ) -> Result<Done, BatchFailure> {
     let groups = batch::split_by_key(records, active.config.parallelization_factor as usize);
     let inputs =
         groups.iter().map(|group| (group[0].seq, batch::batch_json(group.iter().copied()))).collect();
-    invoke_inputs(shared, active, inputs, reader).await
+    run_inputs(shared, active, inputs, reader)
 }
 
-/// Invokes the module once per input (the first seq it covers, for the logs), concurrently.
+/// Invokes the module once per input (the first seq it covers, for the logs), on the async
+/// threads' behalf.
 async fn invoke_inputs(
     shared: &Arc<Shared>,
     active: &Arc<Active>,
     inputs: Vec<(u64, Vec<u8>)>,
     reader: Arc<dyn HostReader>,
 ) -> Result<Done, BatchFailure> {
-    let mut tasks = Vec::with_capacity(inputs.len());
-    for (first, input) in inputs {
-        let module = active.module.clone();
-        let reader = Arc::clone(&reader);
-        tasks.push((first, tokio::task::spawn_blocking(move || module.invoke(&input, reader))));
-    }
-    let mut results: Vec<(u64, Result<Invocation, InvocationError>)> = Vec::with_capacity(tasks.len());
-    for (first, task) in tasks {
-        let result = task.await.unwrap_or_else(|e| {
-            Err(InvocationError::Instantiate(format!("the invocation thread failed: {e}")))
-        });
-        results.push((first, result));
-    }
+    let (shared, active) = (Arc::clone(shared), Arc::clone(active));
+    tokio::task::spawn_blocking(move || run_inputs(&shared, &active, inputs, reader)).await.unwrap_or_else(
+        |e| {
+            Err(BatchFailure::Invocation(InvocationError::Instantiate(format!(
+                "the invocation thread failed: {e}"
+            ))))
+        },
+    )
+}
+
+/// Invokes the module once per input: one input on this thread, several at once on threads
+/// of their own. Blocks.
+fn run_inputs(
+    shared: &Shared,
+    active: &Active,
+    inputs: Vec<(u64, Vec<u8>)>,
+    reader: Arc<dyn HostReader>,
+) -> Result<Done, BatchFailure> {
+    let module = &active.module;
+    let results: Vec<(u64, Result<Invocation, InvocationError>)> = if inputs.len() == 1 {
+        inputs.into_iter().map(|(first, input)| (first, module.invoke(&input, reader.clone()))).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = inputs
+                .into_iter()
+                .map(|(first, input)| {
+                    let reader = Arc::clone(&reader);
+                    (first, scope.spawn(move || module.invoke(&input, reader)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|(first, handle)| {
+                    let result = handle.join().unwrap_or_else(|_| {
+                        Err(InvocationError::Instantiate("the invocation thread failed".to_string()))
+                    });
+                    (first, result)
+                })
+                .collect()
+        })
+    };
     let now = shared.store.now_millis();
     {
         let mut status = shared.status();

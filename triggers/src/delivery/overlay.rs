@@ -25,15 +25,16 @@ impl Overlay {
     /// that does not apply): the group stops before the next batch.
     pub fn apply(&mut self, store: &Store, writes: &[ItemWrite]) -> Result<(), String> {
         for write in writes {
-            let base = match self.get(&write.table, &write.key) {
-                Some(item) => item.clone(),
-                None => store.get_item(&write.table, &write.key).map_err(|e| e.to_string())?,
-            };
             let after = match &write.action {
                 WriteAction::Put(item) => Some(item.clone()),
                 WriteAction::Delete => None,
                 WriteAction::Update(update) => {
-                    let base = match base {
+                    // Only an update needs the item before it.
+                    let before = match self.get(&write.table, &write.key) {
+                        Some(item) => item.clone(),
+                        None => store.get_item(&write.table, &write.key).map_err(|e| e.to_string())?,
+                    };
+                    let base = match before {
                         Some(item) => item,
                         None => {
                             let meta = store.table(&write.table).map_err(|e| e.to_string())?;
