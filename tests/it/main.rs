@@ -25,6 +25,7 @@ mod stream_invariants;
 mod streams_api;
 mod subscriptions;
 mod transactions;
+mod trigger_delay;
 mod trigger_groups;
 mod triggers;
 mod update;

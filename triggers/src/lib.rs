@@ -7,6 +7,7 @@
 //! letters, checkpoints committed with the write-backs); [`TriggerManager`] ties them together
 //! for the server. Wasmtime types never appear in this crate's API.
 
+pub mod delay;
 pub mod delivery;
 pub mod error;
 pub mod manager;

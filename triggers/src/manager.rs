@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::delay::CommitStamps;
 use crate::delivery::{self, Active, ReplayOutcome, ReplayRequest, Shared, dead_letter};
 use crate::error::TriggerError;
 use crate::registry::{self, DOCUMENT_KIND, Registration, StoredTrigger, TRIGGERS_MAX};
@@ -151,6 +152,7 @@ impl TriggerManager {
             active: RwLock::new(Arc::new(active)),
             status: Mutex::new(status),
             logs: Mutex::new(LogRing::default()),
+            stamps: Mutex::new(CommitStamps::default()),
             wake: tokio::sync::Notify::new(),
             stopping: AtomicBool::new(false),
         });

@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 
 use serde_json::{Value, json};
 
+use crate::delay::DelayHistogram;
+
 /// Most log lines kept per trigger; older lines are dropped first.
 pub const LOG_LINES_MAX: usize = 1000;
 /// Most bytes of log lines kept per trigger (each line counts its length).
@@ -52,6 +54,8 @@ pub struct Status {
     pub write_backs: u64,
     /// Time of the last successful commit, milliseconds since the epoch.
     pub last_processed_millis: Option<u64>,
+    /// Commit -> invocation delays of first deliveries (retries left out).
+    pub invocation_delay: DelayHistogram,
 }
 
 impl Status {
@@ -66,6 +70,7 @@ impl Status {
             records_dead_lettered: 0,
             write_backs: 0,
             last_processed_millis: None,
+            invocation_delay: DelayHistogram::default(),
         }
     }
 
@@ -78,6 +83,7 @@ impl Status {
             "RecordsProcessed": self.records_processed,
             "RecordsDeadLettered": self.records_dead_lettered,
             "WriteBacks": self.write_backs,
+            "InvocationDelay": self.invocation_delay.to_json(),
         });
         if let Some((message, at)) = &self.last_error {
             out["LastError"] = message.clone().into();

@@ -53,7 +53,9 @@ const LATE_SEND_MAX: Duration = Duration::from_secs(30);
 const WRITES_MAX: u64 = 20_000_000;
 /// The stated target: ack->event p99 under this many milliseconds ...
 pub const TARGET_P99_MS: f64 = 5.0;
-/// ... and ack->write-back p99 of trigger-latency under this many ...
+/// ... and commit->invocation p99 of trigger-latency under this many (measured by the server,
+/// read from the trigger's status; ack->write-back is reported against it as the end-to-end
+/// bound, which adds the write-back's own durable commit) ...
 pub const TRIGGER_TARGET_P99_MS: f64 = 10.0;
 /// ... at this many writes per second.
 pub const TARGET_RATE: u64 = 10_000;
@@ -362,6 +364,7 @@ pub async fn run(plan: &Plan, target: &Arc<Target>) -> anyhow::Result<Report> {
         match trigger::status(&mut control, trigger).await {
             Ok(status) => {
                 let _ = writeln!(extra, "trigger {trigger}: {}", status.summary());
+                let _ = writeln!(extra, "{}", invocation_delay_lines(&status, plan.rate));
             }
             Err(e) => {
                 let _ = writeln!(extra, "trigger {trigger}: status unavailable: {e:#}");
@@ -754,8 +757,12 @@ fn report(plan: &Plan, shared: &Shared, m: &Matched, ended: Option<String>, star
         Some(p99) => format!("{p99:.2} ms at {} writes/s; the target is stated at {TARGET_RATE}", plan.rate),
         None => format!("no {observed}s"),
     };
+    let label = match plan.via {
+        Via::Stream => "target",
+        Via::Trigger { .. } => "end-to-end bound (the target is on commit->invocation, below)",
+    };
     let _ =
-        writeln!(notes, "target: {ack_row} p99 < {target_p99_ms} ms at {TARGET_RATE} writes/s: {verdict}");
+        writeln!(notes, "{label}: {ack_row} p99 < {target_p99_ms} ms at {TARGET_RATE} writes/s: {verdict}");
     if let Some(why) = &ended {
         let _ = writeln!(notes, "the subscription ended early: {why}");
     }
@@ -794,6 +801,28 @@ fn report(plan: &Plan, shared: &Shared, m: &Matched, ended: Option<String>, star
         "ack_to_event_p99_ms": p99.map(|v| (v * 100.0).round() / 100.0),
     });
     Report { rows, notes, summary, failure }
+}
+
+/// The server's commit -> invocation figures of a trigger and the verdict on its target.
+fn invocation_delay_lines(status: &trigger::Status, rate: u64) -> String {
+    let Some(delay) = &status.invocation_delay else {
+        return "commit->invocation: not reported by the server".to_string();
+    };
+    let ms = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1} ms"));
+    let verdict = match delay.p99_millis {
+        Some(p99) if rate >= TARGET_RATE && p99 < TRIGGER_TARGET_P99_MS => format!("met ({p99:.1} ms)"),
+        Some(p99) if rate >= TARGET_RATE => format!("NOT met ({p99:.1} ms)"),
+        Some(p99) => format!("{p99:.1} ms at {rate} writes/s; the target is stated at {TARGET_RATE}"),
+        None => "no invocations measured".to_string(),
+    };
+    format!(
+        "commit->invocation (server-side, 0.1 ms buckets, warmup included): {} invocations, p50 {}, p99 {}, max {}\n\
+         target: commit->invocation p99 < {TRIGGER_TARGET_P99_MS} ms at {TARGET_RATE} writes/s: {verdict}",
+        delay.count,
+        ms(delay.p50_millis),
+        ms(delay.p99_millis),
+        ms(delay.max_millis),
+    )
 }
 
 /// Prints one line a second on stderr: writes sent, acknowledged and seen on the stream.

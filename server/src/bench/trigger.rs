@@ -233,6 +233,19 @@ pub struct Status {
     /// The last successful commit, seconds since the epoch with a millisecond fraction.
     #[serde(default)]
     pub last_processed_time: Option<f64>,
+    /// Commit -> invocation delays the server measured (first deliveries).
+    #[serde(default)]
+    pub invocation_delay: Option<InvocationDelay>,
+}
+
+/// The server's commit -> invocation delay histogram of a trigger, in milliseconds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InvocationDelay {
+    pub count: u64,
+    pub p50_millis: Option<f64>,
+    pub p99_millis: Option<f64>,
+    pub max_millis: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -292,12 +305,15 @@ mod tests {
     fn a_status_is_parsed() {
         let body = br#"{"Trigger":{"TriggerName":"t","State":"Enabled","Invocations":3,"Failures":0,
             "RecordsProcessed":2500,"RecordsDeadLettered":0,"WriteBacks":7,"LagRecords":0,
-            "LastProcessedTime":1764037000.123,"BatchSize":1000,"TableName":"x"}}"#;
+            "LastProcessedTime":1764037000.123,"BatchSize":1000,"TableName":"x",
+            "InvocationDelay":{"Count":3,"P50Millis":0.4,"P99Millis":2.1,"MaxMillis":2.05}}}"#;
         let status = parse_status(body).unwrap();
         assert_eq!(status.state, "Enabled");
         assert_eq!((status.invocations, status.records_processed, status.write_backs), (3, 2500, 7));
         assert_eq!(status.lag_records, Some(0));
         assert_eq!(status.last_processed_time, Some(1_764_037_000.123));
+        let delay = status.invocation_delay.clone().unwrap();
+        assert_eq!((delay.count, delay.p99_millis), (3, Some(2.1)));
         assert_eq!(status.last_error, None);
         assert!(status.summary().contains("2500 records processed"));
         // A trigger whose table is gone has no lag, and a failed one says why.

@@ -159,6 +159,12 @@ fn invoke_group(
             pending.push(shared, loaded, Vec::new(), more);
             continue;
         }
+        if retry.attempts == 0 && retry.limit.is_none() {
+            let committed = shared.stamps().committed_at(invoked[0].seq);
+            if let Some(at) = committed {
+                shared.status().invocation_delay.record(at.elapsed());
+            }
+        }
         let failure = match invoke_blocking(shared, active, &invoked, pending.reader(shared)) {
             Err(failure) => Some(failure),
             Ok(done) => match deliverable(shared, active, loaded, &invoked, done, &mut retry) {

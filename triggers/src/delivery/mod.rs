@@ -27,6 +27,7 @@ use eddy_streams::filter::FilterCriteria;
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
+use crate::delay::CommitStamps;
 use crate::error::BatchFailure;
 use crate::registry::TriggerConfig;
 use crate::sandbox::{CompiledModule, HostReader, Invocation, InvocationError};
@@ -74,6 +75,8 @@ pub(crate) struct Shared {
     pub active: RwLock<Arc<Active>>,
     pub status: Mutex<Status>,
     pub logs: Mutex<LogRing>,
+    /// When the source table's high watermark moved, for the commit -> invocation delay.
+    pub stamps: Mutex<CommitStamps>,
     /// Wakes the task: a new registration, enable/disable, a replay request, stopping.
     pub wake: Notify,
     pub stopping: AtomicBool,
@@ -93,6 +96,10 @@ impl Shared {
 
     pub fn logs(&self) -> std::sync::MutexGuard<'_, LogRing> {
         self.logs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn stamps(&self) -> std::sync::MutexGuard<'_, CommitStamps> {
+        self.stamps.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn stopping(&self) -> bool {
@@ -140,6 +147,7 @@ pub(crate) enum Next {
 
 /// Runs a trigger until the manager stops it.
 pub(crate) async fn run(shared: Arc<Shared>, mut replays: mpsc::Receiver<ReplayRequest>) {
+    let _stamper = AbortOnDrop(tokio::spawn(stamp_commits(Arc::clone(&shared))));
     let mut retry = Retry::default();
     let mut window_started: Option<Instant> = None;
     let mut watch: Option<(String, tokio::sync::watch::Receiver<u64>)> = None;
@@ -213,6 +221,47 @@ pub(crate) async fn run(shared: Arc<Shared>, mut replays: mpsc::Receiver<ReplayR
             () = timer => {}
             () = shared.wake.notified() => {}
             Some(request) = replays.recv() => replay::serve(&shared, request).await,
+        }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often the stamping task looks whether the trigger moved to another table or stops.
+const STAMPER_RECHECK: Duration = Duration::from_secs(1);
+
+/// Stamps each move of the source table's high watermark as it happens, on a task of its own
+/// so that a busy delivery task does not delay the stamps.
+async fn stamp_commits(shared: Arc<Shared>) {
+    while !shared.stopping() {
+        let table = shared.active().config.table_name.clone();
+        let Ok(mut rx) = shared.store.watch(&table) else {
+            tokio::time::sleep(STAMPER_RECHECK).await;
+            continue;
+        };
+        *shared.stamps() = CommitStamps::starting_at(*rx.borrow_and_update());
+        loop {
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let high_watermark = *rx.borrow_and_update();
+                    shared.stamps().stamp(high_watermark, Instant::now());
+                }
+                () = tokio::time::sleep(STAMPER_RECHECK) => {
+                    if shared.stopping() || shared.active().config.table_name != table {
+                        break;
+                    }
+                }
+            }
         }
     }
 }
