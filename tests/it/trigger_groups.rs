@@ -41,35 +41,49 @@ async fn batches_that_commit_together_see_each_others_write_backs() {
     let server = TestServer::start();
     let client = server.client();
     let orders = hash_table(&client, "orders").await;
-    let first = hash_table(&client, "first").await;
+    let seen = hash_table(&client, "seen").await;
     const RECORDS: u64 = 300;
-    // A backlog, so the trigger starts behind and groups its one-record batches.
-    put_keys(&client, &orders, (0..RECORDS).map(|i| format!("o{i:03}"))).await;
-    // Only the first record ever seen is written: each batch reads the marker item and writes
-    // it only while it is absent. A batch that did not see the buffered write-backs of the
-    // batches before it would overwrite the marker with its own key.
-    let get = format!(r#"{{"TableName":"{first}","Key":{{"pk":{{"S":"marker"}}}}}}"#);
-    let put_prefix = format!(r#"{{"TableName":"{first}","Item":{{"pk":{{"S":"marker"}},"first":{{"S":""#);
-    let body = format!(
-        r#"
-    (if (i32.ne (i32.wrap_i64 (call $get S1)) (i32.const 2)) (then (return (i64.const 0))))
-    {}
-    (i64.const 0)"#,
-        key_write_back("put")
-    );
-    let wat = module(&[r#""Keys":{"pk":{"S":""#, &get, &put_prefix, r#""}}}"#], &body);
+    // A backlog, so the trigger starts behind: its one-record batches are grouped, and groups
+    // are invoked while the group before them commits.
+    let keys: Vec<String> = (0..RECORDS).map(|i| format!("o{i:03}")).collect();
+    put_keys(&client, &orders, keys.clone()).await;
+    // Each batch reads the marker item and writes it back with its record's key appended: a
+    // read-modify-write. A batch that did not see the write-backs of the batches before it
+    // (buffered in its group, or in the group still committing) would lose their keys.
+    let get = format!(r#"{{"TableName":"{seen}","Key":{{"pk":{{"S":"marker"}}}}}}"#);
+    let put_prefix = format!(r#"{{"TableName":"{seen}","Item":{{"pk":{{"S":"marker"}},"seen":{{"S":""#);
+    let body = r#"
+    ;; the get_item response: its packed (ptr << 32) | len, stored at 0
+    (i64.store (i32.const 0) (call $get S1))
+    (local.set $b (i32.load (i32.const 4)))
+    (local.set $be (i32.add (local.get $b) (i32.load (i32.const 0))))
+    (local.set $a (call $find (local.get $p) (local.get $end) S0))
+    (if (i32.lt_s (local.get $a) (i32.const 0)) (then (return (i64.const -1))))
+    (local.set $ae (call $quote (local.get $a) (local.get $end)))
+    (local.set $o (call $copy (i32.const 8192) S2))
+    ;; the keys seen so far, if the marker exists
+    (local.set $f (call $find (local.get $b) (local.get $be) S3))
+    (if (i32.ge_s (local.get $f) (i32.const 0))
+      (then (local.set $o (call $copy (local.get $o) (local.get $f)
+        (i32.sub (call $quote (local.get $f) (local.get $be)) (local.get $f))))))
+    (local.set $o (call $copy (local.get $o) (local.get $a) (i32.sub (local.get $ae) (local.get $a))))
+    (local.set $o (call $copy (local.get $o) S4))
+    (if (i32.ne (call $put (i32.const 8192) (i32.sub (local.get $o) (i32.const 8192))) (i32.const 0))
+      (then (return (i64.const -2))))
+    (i64.const 0)"#;
+    let strings = [r#""Keys":{"pk":{"S":""#, &get, &put_prefix, r#""seen":{"S":""#, r#""}}}"#];
     register(
         &server,
-        "first-seen",
-        json!({"ModuleWat": wat, "TableName": orders, "StartingPosition": "TRIM_HORIZON", "BatchSize": 1}),
+        "append",
+        json!({"ModuleWat": module(&strings, body), "TableName": orders, "StartingPosition": "TRIM_HORIZON", "BatchSize": 1}),
     );
-    let status = wait_processed(&server, "first-seen", RECORDS);
-    let items = scan_all(&client, &first).await;
+    let status = wait_processed(&server, "append", RECORDS);
+    let items = scan_all(&client, &seen).await;
     assert_eq!(items.len(), 1, "{items:?}");
-    assert_eq!(string(items[0].get("first")), "o000", "{items:?}");
-    // Every record was still invoked alone, and only the first wrote.
+    assert_eq!(string(items[0].get("seen")), keys.concat(), "every batch saw every key before its own");
+    // Every record was still invoked alone, and each wrote once.
     assert_eq!(status["Invocations"], RECORDS, "{status}");
-    assert_eq!(status["WriteBacks"], 1, "{status}");
+    assert_eq!(status["WriteBacks"], RECORDS, "{status}");
     assert_eq!(status["Failures"], 0, "{status}");
 }
 

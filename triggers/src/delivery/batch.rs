@@ -80,6 +80,9 @@ pub(crate) struct ReadSpec<'a> {
     pub limit: usize,
     /// Batches to read at most (a group that commits together); at least one is returned.
     pub batches_max: usize,
+    /// Read after this seq instead of the consumer's checkpoint: the last seq of a group whose
+    /// commit is still in flight.
+    pub after: Option<u64>,
     pub input_bytes_max: usize,
     pub filter: Option<&'a FilterCriteria>,
     pub region: &'a str,
@@ -103,7 +106,8 @@ pub(crate) fn load(store: &Store, spec: &ReadSpec<'_>) -> Result<Vec<Loaded>, Lo
             spec.table
         )));
     }
-    let next = consumer.next_seq();
+    let checkpoint = spec.after.unwrap_or(consumer.checkpoint);
+    let next = checkpoint + 1;
     let limit = spec.limit.max(1);
     let batches_max = spec.batches_max.max(1);
     let raw = store.read(spec.table, next, limit.saturating_mul(batches_max))?;
@@ -148,7 +152,7 @@ pub(crate) fn load(store: &Store, spec: &ReadSpec<'_>) -> Result<Vec<Loaded>, Lo
         let text = serde_json::to_string(&json).unwrap_or_default();
         let too_big = matches && any_matching && bytes + text.len() + 1 > spec.input_bytes_max;
         if records.len() >= limit || too_big {
-            batches.push(batch(consumer.checkpoint, std::mem::take(&mut records)));
+            batches.push(batch(checkpoint, std::mem::take(&mut records)));
             group_bytes += bytes;
             if batches.len() >= batches_max || group_bytes >= GROUP_INPUT_BYTES_MAX {
                 break;
@@ -173,17 +177,19 @@ pub(crate) fn load(store: &Store, spec: &ReadSpec<'_>) -> Result<Vec<Loaded>, Lo
         });
     }
     if !records.is_empty() || batches.is_empty() {
-        batches.push(batch(consumer.checkpoint, records));
+        batches.push(batch(checkpoint, records));
     }
     // Each batch follows the checkpoint before it: the consumer's, then the last seq of the
     // batch before.
-    let mut before = consumer.checkpoint;
+    let mut before = checkpoint;
     for loaded in &mut batches {
         loaded.checkpoint = before;
         before = loaded.records.last().map_or(before, |r| r.seq);
     }
     batches[0].trimmed = trimmed;
-    batches[0].state = consumer.state;
+    if spec.after.is_none() {
+        batches[0].state = consumer.state;
+    }
     Ok(batches)
 }
 

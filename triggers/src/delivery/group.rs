@@ -1,9 +1,16 @@
-//! Batches that commit together. When records wait behind a commit, the batches read after the
-//! checkpoint are invoked one after another, each on its own records (the batch size holds),
-//! and their write-backs commit together with the checkpoint past the last of them: one commit
-//! for many small batches, so a trigger with `BatchSize: 1` keeps up with thousands of writes
-//! per second. Each batch's `get_item` sees the write-backs of the batches before it (the
-//! [`Overlay`]), as if each had committed alone.
+//! Batches that commit together, and groups that commit while the next one runs.
+//!
+//! When records wait behind a commit, the batches read after the checkpoint are invoked one
+//! after another, each on its own records (the batch size holds), and their write-backs commit
+//! together with the checkpoint past the last of them: one commit for many small batches, so a
+//! trigger with `BatchSize: 1` keeps up with thousands of writes per second. Each batch's
+//! `get_item` sees the write-backs of the batches before it (the [`Overlay`]), as if each had
+//! committed alone.
+//!
+//! While a group commits, the next group is read and invoked (a pipeline one commit deep), so
+//! a record waits for invocations, not for the disk. Its reads see the committing group's
+//! write-backs through the overlay whether or not that commit has landed yet. If that commit
+//! fails, the next group's results are dropped and it runs again.
 //!
 //! The first batch that fails ends the group: the batches before it commit, and it is handled
 //! as a batch alone (retry, bisection, partial response, dead letters). A write rejected at
@@ -11,13 +18,18 @@
 //! smaller group, and that batch then heads the next one.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use eddy_core::store::ItemWrite;
+use tokio::task::JoinHandle;
 
 use super::batch::{Loaded, Rec};
 use super::overlay::Overlay;
 use super::writes::StoreReader;
-use super::{Active, Committed, Deliver, Next, Retry, Shared, commit, deliverable, failed, invoke_blocking};
+use super::{
+    Active, Committed, Deliver, Next, Retry, STORE_RETRY, Shared, commit, deliverable, failed,
+    invoke_blocking, load,
+};
 use crate::error::BatchFailure;
 use crate::sandbox::HostReader;
 
@@ -26,6 +38,9 @@ pub(crate) const GROUP_BATCHES_MAX: usize = 128;
 /// Most records in a group of batches that commit together: a large batch size leaves fewer
 /// batches per group (10 000-record batches commit alone).
 pub(crate) const GROUP_RECORDS_MAX: usize = 1_000;
+/// Longest the task keeps invoking groups while earlier ones commit before it looks at its
+/// registration, replay requests and stop requests again.
+pub(crate) const PIPELINE_SPAN_MAX: Duration = Duration::from_millis(250);
 
 /// How many batches of `batch_size` records may commit together.
 pub(crate) fn batches_max(batch_size: usize) -> usize {
@@ -40,28 +55,66 @@ struct Pending {
     records: usize,
     write_backs: usize,
     checkpoint: u64,
-    /// What the writes leave behind, for the next batch's reads.
+    /// What the writes leave behind, for the reads of the batches after them.
     overlay: Arc<Overlay>,
+    /// Whether `overlay` shows every write (an update that does not apply cannot be shown).
+    readable: bool,
 }
 
 impl Pending {
+    fn new(checkpoint: u64, base: Overlay) -> Self {
+        Pending {
+            writes: Vec::new(),
+            write_ends: Vec::new(),
+            records: 0,
+            write_backs: 0,
+            checkpoint,
+            overlay: Arc::new(base),
+            readable: true,
+        }
+    }
+
     fn reader(&self, shared: &Shared) -> Arc<dyn HostReader> {
         Arc::new(StoreReader { store: shared.store.clone(), overlay: Arc::clone(&self.overlay) })
     }
 
-    /// Adds a delivered batch. With `more` (batches follow), its writes go into the overlay;
-    /// `false` means the next batch could not see them right and must not run in this group.
-    fn push(&mut self, shared: &Shared, loaded: &Loaded, writes: Vec<ItemWrite>, more: bool) -> bool {
-        let readable = !more
-            || writes.is_empty()
-            || Arc::make_mut(&mut self.overlay).apply(&shared.store, &writes).is_ok();
+    /// Adds a delivered batch and puts its writes into the overlay. `false`: the overlay
+    /// cannot show them, so no batch may run after this one before it commits.
+    fn push(&mut self, shared: &Shared, loaded: &Loaded, writes: Vec<ItemWrite>) -> bool {
+        if self.readable && !writes.is_empty() {
+            self.readable = Arc::make_mut(&mut self.overlay).apply(&shared.store, &writes).is_ok();
+        }
         self.write_backs += writes.len();
         self.writes.extend(writes);
         self.write_ends.push(self.writes.len());
         self.records += loaded.records.len();
         self.checkpoint = loaded.records.last().map_or(loaded.checkpoint, |r| r.seq);
-        readable
+        self.readable
     }
+
+    /// Starts committing the delivered batches with the checkpoint past the last.
+    fn commit(self, shared: &Arc<Shared>, group: Vec<Loaded>, retry: Retry) -> InFlight {
+        let Pending { writes, write_ends, records, write_backs, checkpoint, overlay, .. } = self;
+        let task = (!write_ends.is_empty()).then(|| {
+            let shared = Arc::clone(shared);
+            tokio::spawn(async move { commit(&shared, checkpoint, writes, records, write_backs, None).await })
+        });
+        InFlight { group, write_ends, retry, last_seq: checkpoint, overlay, task }
+    }
+}
+
+/// A group whose commit runs.
+struct InFlight {
+    group: Vec<Loaded>,
+    write_ends: Vec<usize>,
+    /// Its first batch's retry state (for the step's first group: the step's).
+    retry: Retry,
+    /// The checkpoint it commits: the next group reads after it.
+    last_seq: u64,
+    /// Its write-backs, for the next group's reads.
+    overlay: Arc<Overlay>,
+    /// `None`: nothing to commit.
+    task: Option<JoinHandle<Committed>>,
 }
 
 /// How committing the delivered batches went.
@@ -81,73 +134,116 @@ struct Stop {
     retry: Retry,
 }
 
+/// How groups after the first are read: with the step's batch size and group size.
+pub(crate) struct Pipeline {
+    /// Whether a group may be read and invoked while the one before it commits.
+    pub enabled: bool,
+    pub limit: usize,
+    pub batches_max: usize,
+}
+
 /// Delivers `group` (consecutive batches, the first following the checkpoint, none empty) and
-/// commits what succeeded. `retry` is the first batch's. The invocations run one after
-/// another on one blocking thread; only the commit waits on the writer.
+/// commits what succeeded; with `pipeline.enabled`, goes on with the groups after it while
+/// each commits, for up to [`PIPELINE_SPAN_MAX`]. `retry` is the first batch's. The
+/// invocations run on a blocking thread; the commits on the writer.
 pub(crate) async fn deliver(
     shared: &Arc<Shared>,
     active: &Arc<Active>,
     group: Vec<Loaded>,
     retry: &mut Retry,
+    pipeline: Pipeline,
 ) -> Next {
-    let invoked = {
-        let (shared, active, first_retry) = (Arc::clone(shared), Arc::clone(active), retry.clone());
-        tokio::task::spawn_blocking(move || {
-            let (pending, stop) = invoke_group(&shared, &active, &group, first_retry);
-            (group, pending, stop)
-        })
-        .await
-    };
-    let (group, pending, stop) = match invoked {
-        Ok(done) => done,
-        Err(e) => {
-            shared.error(format!("the invocation thread failed: {e}"));
-            return Next::Sleep(super::STORE_RETRY);
-        }
-    };
-    let Some(Stop { batch, failure, retry: stopped }) = stop else {
-        return match flush(shared, active, &group, pending, retry).await {
-            Flushed::Done => Next::Continue,
-            Flushed::Then(next) => next,
+    let started = Instant::now();
+    let mut group = group;
+    let mut first_retry = retry.clone();
+    let mut flight: Option<InFlight> = None;
+    loop {
+        let base = flight.as_ref().map(|f| Overlay::after(&f.overlay)).unwrap_or_default();
+        let invoked = {
+            let (shared, active, first_retry) = (Arc::clone(shared), Arc::clone(active), first_retry.clone());
+            tokio::task::spawn_blocking(move || {
+                let (pending, stop) = invoke_group(&shared, &active, &group, first_retry, base);
+                (group, pending, stop)
+            })
+            .await
         };
-    };
-    if batch > 0 {
-        // The batches before this one succeeded: they commit first, and this one goes on
-        // as a batch alone.
-        if let Flushed::Then(next) = flush(shared, active, &group, pending, retry).await {
+        // The group before commits first; if it does not, this group's results are dropped
+        // (they assumed its write-backs) and it runs again.
+        if let Some(previous) = flight.take()
+            && let Flushed::Then(next) = settle(shared, active, previous, retry).await
+        {
             return next;
         }
-    }
-    *retry = stopped;
-    let loaded = &group[batch];
-    match failure {
-        None => Next::Continue,
-        Some(failure) => {
-            let invoked: Vec<&Rec> = loaded.records.iter().filter(|r| r.matches).collect();
-            failed(shared, active, loaded, &invoked, failure, retry).await
+        let (mut loaded, pending, stop) = match invoked {
+            Ok(done) => done,
+            Err(e) => {
+                shared.error(format!("the invocation thread failed: {e}"));
+                return Next::Sleep(STORE_RETRY);
+            }
+        };
+        if let Some(Stop { batch, failure, retry: stopped }) = stop {
+            let rest = loaded.split_off(batch);
+            if batch > 0 {
+                // The batches before this one succeeded: they commit first, and this one goes
+                // on as a batch alone.
+                let pending = pending.commit(shared, loaded, first_retry);
+                if let Flushed::Then(next) = settle(shared, active, pending, retry).await {
+                    return next;
+                }
+            }
+            *retry = stopped;
+            let loaded = &rest[0];
+            return match failure {
+                None => Next::Continue,
+                Some(failure) => {
+                    let invoked: Vec<&Rec> = loaded.records.iter().filter(|r| r.matches).collect();
+                    failed(shared, active, loaded, &invoked, failure, retry).await
+                }
+            };
+        }
+        let readable = pending.readable;
+        let committing = pending.commit(shared, loaded, first_retry);
+        let current = Arc::ptr_eq(&shared.active(), active) && active.config.enabled && !shared.stopping();
+        let go_on = pipeline.enabled
+            && readable
+            && current
+            && committing.task.is_some()
+            && started.elapsed() < PIPELINE_SPAN_MAX;
+        let next = if go_on {
+            load(shared, active, Some(committing.last_seq), pipeline.limit, pipeline.batches_max).await
+        } else {
+            Ok(Ok(Vec::new()))
+        };
+        match next {
+            // Trimmed records and failures to read are the step's to report.
+            Ok(Ok(next)) if next.first().is_some_and(|b| !b.records.is_empty() && b.trimmed.is_none()) => {
+                first_retry = Retry { first_seq: committing.last_seq + 1, ..Retry::default() };
+                group = next;
+                flight = Some(committing);
+            }
+            _ => {
+                return match settle(shared, active, committing, retry).await {
+                    Flushed::Done => Next::Continue,
+                    Flushed::Then(next) => next,
+                };
+            }
         }
     }
 }
 
-/// Invokes the batches of `group` in order until one does not succeed. Blocks.
+/// Invokes the batches of `group` in order until one does not succeed, reading through
+/// `base` (the write-backs of the group still committing). Blocks.
 fn invoke_group(
     shared: &Shared,
     active: &Active,
     group: &[Loaded],
     first_retry: Retry,
+    base: Overlay,
 ) -> (Pending, Option<Stop>) {
-    let mut pending = Pending {
-        writes: Vec::new(),
-        write_ends: Vec::new(),
-        records: 0,
-        write_backs: 0,
-        checkpoint: group[0].checkpoint,
-        overlay: Arc::default(),
-    };
+    let mut pending = Pending::new(group[0].checkpoint, base);
     let mut first_retry = Some(first_retry);
     for (j, loaded) in group.iter().enumerate() {
-        let more = j + 1 < group.len();
-        if j > 0 && too_old(shared, active, loaded) {
+        if too_old(shared, active, loaded) {
             // Left to the next step, which sends it to the dead letters.
             break;
         }
@@ -156,7 +252,7 @@ fn invoke_group(
             .unwrap_or_else(|| Retry { first_seq: loaded.checkpoint + 1, ..Retry::default() });
         let invoked: Vec<&Rec> = loaded.records.iter().filter(|r| r.matches).collect();
         if invoked.is_empty() {
-            pending.push(shared, loaded, Vec::new(), more);
+            pending.push(shared, loaded, Vec::new());
             continue;
         }
         if retry.attempts == 0 && retry.limit.is_none() {
@@ -169,7 +265,7 @@ fn invoke_group(
             Err(failure) => Some(failure),
             Ok(done) => match deliverable(shared, active, loaded, &invoked, done, &mut retry) {
                 Deliver::Commit(writes) => {
-                    if !pending.push(shared, loaded, writes, more) {
+                    if !pending.push(shared, loaded, writes) {
                         break;
                     }
                     continue;
@@ -191,23 +287,20 @@ fn too_old(shared: &Shared, active: &Active, loaded: &Loaded) -> bool {
         && shared.store.now_millis().saturating_sub(first.created_at_millis) > max_seconds as u64 * 1000
 }
 
-/// Commits the delivered batches with the checkpoint past the last.
-async fn flush(
-    shared: &Arc<Shared>,
-    active: &Arc<Active>,
-    group: &[Loaded],
-    pending: Pending,
-    retry: &mut Retry,
-) -> Flushed {
-    let Pending { writes, write_ends, records, write_backs, checkpoint, .. } = pending;
-    if write_ends.is_empty() {
-        return Flushed::Done;
-    }
-    let failure = match commit(shared, checkpoint, writes, records, write_backs, None).await {
+/// Waits for a group's commit and handles a refused write-back.
+async fn settle(shared: &Arc<Shared>, active: &Arc<Active>, flight: InFlight, retry: &mut Retry) -> Flushed {
+    let InFlight { group, write_ends, retry: first_retry, task, .. } = flight;
+    let Some(task) = task else { return Flushed::Done };
+    let committed = task.await.unwrap_or_else(|e| {
+        shared.error(format!("the commit task failed: {e}"));
+        Committed::Then(Next::Sleep(STORE_RETRY))
+    });
+    let failure = match committed {
         Committed::Done => return Flushed::Done,
         Committed::Then(next) => return Flushed::Then(next),
         Committed::Rejected(failure) => failure,
     };
+    *retry = first_retry;
     let index = match &failure {
         BatchFailure::WriteRejected { index, .. } => *index,
         _ => 0,

@@ -266,6 +266,33 @@ async fn stamp_commits(shared: Arc<Shared>) {
     }
 }
 
+/// Reads up to `batches_max` batches of `limit` records after `after` (`None`: the checkpoint),
+/// off the async threads.
+async fn load(
+    shared: &Arc<Shared>,
+    active: &Arc<Active>,
+    after: Option<u64>,
+    limit: usize,
+    batches_max: usize,
+) -> Result<Result<Vec<batch::Loaded>, batch::LoadError>, tokio::task::JoinError> {
+    let (shared, active) = (Arc::clone(shared), Arc::clone(active));
+    tokio::task::spawn_blocking(move || {
+        let spec = ReadSpec {
+            consumer: &shared.consumer,
+            table: &active.config.table_name,
+            limit,
+            batches_max,
+            after,
+            input_bytes_max: active.module.limits().input_bytes_max,
+            filter: active.filter.as_ref(),
+            region: &shared.region,
+            account_id: &shared.account_id,
+        };
+        batch::load(&shared.store, &spec)
+    })
+    .await
+}
+
 /// One step: read the batch after the checkpoint and deliver it (or part of it).
 async fn step(
     shared: &Arc<Shared>,
@@ -286,24 +313,7 @@ async fn step(
     };
     // Taken before the read: a record read as absent was not committed by this time.
     let read_at = shared.store.now_millis();
-    let loaded = {
-        let shared = Arc::clone(shared);
-        let active = Arc::clone(active);
-        tokio::task::spawn_blocking(move || {
-            let spec = ReadSpec {
-                consumer: &shared.consumer,
-                table: &active.config.table_name,
-                limit,
-                batches_max,
-                input_bytes_max: active.module.limits().input_bytes_max,
-                filter: active.filter.as_ref(),
-                region: &shared.region,
-                account_id: &shared.account_id,
-            };
-            batch::load(&shared.store, &spec)
-        })
-        .await
-    };
+    let loaded = load(shared, active, None, limit, batches_max).await;
     let mut group = match loaded {
         Ok(Ok(group)) => group,
         Ok(Err(batch::LoadError::Gone(reason))) => return Next::Fail(reason),
@@ -374,7 +384,12 @@ async fn step(
     if tumbling {
         return windowed(shared, active, loaded, retry, limit, read_at).await;
     }
-    group::deliver(shared, active, group, retry).await
+    let pipeline = group::Pipeline {
+        enabled: window.is_zero() && retry.limit.is_none() && retry.attempts == 0 && retry.batches.is_none(),
+        limit,
+        batches_max,
+    };
+    group::deliver(shared, active, group, retry, pipeline).await
 }
 
 /// A step of a trigger with tumbling windows: closes the open window when the next record

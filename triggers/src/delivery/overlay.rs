@@ -1,6 +1,8 @@
 //! The items that write-backs of earlier batches of a group will have written once the group
 //! commits: a batch's `get_item` sees them, as it would have had each batch committed alone.
 
+use std::sync::Arc;
+
 use eddy_core::store::{ItemWrite, WriteAction};
 use eddy_core::{Item, PrimaryKey, Store};
 
@@ -11,13 +13,26 @@ use eddy_core::{Item, PrimaryKey, Store};
 pub(crate) struct Overlay {
     /// `None`: deleted. Few entries (a group's write-backs), so a list is searched.
     items: Vec<(String, PrimaryKey, Option<Item>)>,
+    /// The writes of the group whose commit is still in flight, under this group's own.
+    base: Option<Arc<Overlay>>,
 }
 
 impl Overlay {
+    /// An empty overlay on top of `previous`'s own writes: those of the group committing
+    /// while this one runs. The groups before it have committed, so their writes are left out.
+    pub fn after(previous: &Overlay) -> Self {
+        let base = Overlay { items: previous.items.clone(), base: None };
+        Overlay { items: Vec::new(), base: (!base.items.is_empty()).then(|| Arc::new(base)) }
+    }
+
     /// The item as the buffered writes leave it: `None` when they do not touch it,
     /// `Some(None)` when they delete it.
     pub fn get(&self, table: &str, key: &PrimaryKey) -> Option<&Option<Item>> {
-        self.items.iter().find(|(t, k, _)| t == table && k == key).map(|(_, _, item)| item)
+        self.items
+            .iter()
+            .find(|(t, k, _)| t == table && k == key)
+            .map(|(_, _, item)| item)
+            .or_else(|| self.base.as_ref().and_then(|base| base.get(table, key)))
     }
 
     /// Applies `writes`, in order, on top of the committed state and the writes before them.
