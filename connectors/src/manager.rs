@@ -1,7 +1,9 @@
 //! The connector manager: holds every connector, runs one pull task per connector, and serves
 //! the `/v1/connectors` operations. Configurations are durable documents (kind
-//! [`DOCUMENT_KIND`]) and checkpoints are core consumers (`connector.<name>`), so
-//! [`ConnectorManager::start`] resumes every connector from its checkpoint after a restart.
+//! [`DOCUMENT_KIND`]); checkpoints are core consumers (`connector.<name>`) whose state is the
+//! connector's [`Progress`] (plan, snapshot position, totals, last error), so
+//! [`ConnectorManager::start`] resumes every connector from its checkpoint with its totals after
+//! a restart. A connector that was FAILED is tried again, as a `restart` would.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,8 +85,24 @@ impl ConnectorManager {
             changes: tokio::sync::Mutex::new(()),
             stopped: AtomicBool::new(false),
         });
-        let documents = blocking(move || Ok(store.documents(DOCUMENT_KIND)?)).await?;
-        for (name, bytes) in documents {
+        let documents = blocking(move || {
+            let mut out = Vec::new();
+            for (name, bytes) in store.documents(DOCUMENT_KIND)? {
+                // A progress that cannot be read shows as zero totals here; the connector's
+                // task reads it again and fails with the reason.
+                let progress = match Progress::load(&store, &name) {
+                    Ok(p) => p.map(|c| c.progress),
+                    Err(e) => {
+                        tracing::error!("connector {name}: {e}");
+                        None
+                    }
+                };
+                out.push((name, bytes, progress));
+            }
+            Ok(out)
+        })
+        .await?;
+        for (name, bytes, progress) in documents {
             let stored = match StoredConnector::decode(&name, &bytes) {
                 Ok(s) => s,
                 Err(e) => {
@@ -104,7 +122,11 @@ impl ConnectorManager {
                     continue;
                 }
             };
-            manager.spawn(&name, active, Status::new(State::Running));
+            let status = match &progress {
+                Some(progress) => Status::restored(State::Running, progress),
+                None => Status::new(State::Running),
+            };
+            manager.spawn(&name, active, status);
         }
         Ok(manager)
     }
@@ -197,6 +219,8 @@ impl ConnectorManager {
                 if current.is_some() {
                     self.store.delete_consumer(&consumer).await?;
                 }
+                // What an earlier build kept outside the consumer's state must not be read back.
+                self.store.delete_document(PROGRESS_KIND, name).await?;
                 let mut progress = Progress::default();
                 let start = match config.start {
                     Start::TrimHorizon => StartPosition::TrimHorizon,
@@ -214,8 +238,8 @@ impl ConnectorManager {
                         StartPosition::AtSequence(position.high_watermark + 1)
                     }
                 };
-                self.store.create_consumer(&consumer, &config.table_name, start).await?;
-                progress.save(&self.store, name).await?;
+                let created = self.store.create_consumer(&consumer, &config.table_name, start).await?;
+                progress.commit(&self.store, name, created.checkpoint).await?;
             }
             self.store.put_document(DOCUMENT_KIND, name, stored.encode()?).await?;
             Ok::<(), ConnectorError>(())
@@ -269,6 +293,14 @@ impl ConnectorManager {
         }
         if let Ok(consumer) = self.store.consumer(&shared.consumer) {
             body["CheckpointSequenceNumber"] = format_sequence_number(consumer.checkpoint).into();
+            if let Ok(progress) = Progress::from_state(&self.store, name, consumer.state.as_deref())
+                && let Some(snapshot) = progress.snapshot
+            {
+                body["Snapshot"] = json!({
+                    "SequenceNumber": format_sequence_number(snapshot.seq),
+                    "PartsWritten": snapshot.part,
+                });
+            }
             if let Ok(position) = self.store.position(&consumer.table)
                 && position.table_id == consumer.table_id
             {
@@ -288,14 +320,6 @@ impl ConnectorManager {
                 body["LagRecords"] = lag.into();
                 body["LagSeconds"] = (lag_millis / 1000).into();
             }
-        }
-        if let Ok(progress) = Progress::load(&self.store, name)
-            && let Some(snapshot) = progress.snapshot
-        {
-            body["Snapshot"] = json!({
-                "SequenceNumber": format_sequence_number(snapshot.seq),
-                "PartsWritten": snapshot.part,
-            });
         }
         Ok(body)
     }

@@ -2,12 +2,14 @@
 //! when the connector starts with a snapshot, then follows the changelog: read the batch after
 //! the checkpoint (bounded by `MaxRecords`, `MaxBytes` and `FlushIntervalMillis`), record its
 //! seq range as the plan, hand it to the sink, and only after the sink said it is durable move
-//! the checkpoint (`Store::commit_consumer` with no writes). So every record reaches the sink
-//! at least once, and a sink with idempotent writes keyed by seq sees the same batches again
-//! after a crash, never different ones.
+//! the checkpoint (`Store::commit_consumer` with no writes), together with the connector's
+//! [`Progress`], whose totals count the batch in the same commit. So every record reaches the
+//! sink at least once, a sink with idempotent writes keyed by seq sees the same batches again
+//! after a crash, never different ones, and the totals count each record once.
 //!
 //! A transient sink failure is retried with exponential backoff and jitter, bounded by the
 //! retry policy; the batch stays in memory and the loop sleeps, so it neither spins nor skips.
+//! Each failed attempt commits the failure count and the error, checkpoint unchanged.
 //! A permanent failure (or exhausted attempts) stops the task with the connector FAILED; the
 //! checkpoint stays where it was and a restart resumes from it.
 
@@ -16,16 +18,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use eddy_core::Store;
-use eddy_core::changelog::{ChangeEvent, ChangeFeed, ChangeRecord, format_sequence_number};
-use eddy_core::schema::StreamViewType;
-use eddy_core::store::{ConsumerCommit, ConsumerStatus, ReadOptions};
-use eddy_streams::record::{RecordContext, to_json_extended};
+use eddy_core::changelog::{ChangeFeed, format_sequence_number};
 use tokio::sync::watch;
 
+use crate::batch::{LoadError, load};
 use crate::config::ConnectorConfig;
 use crate::error::ConnectorError;
-use crate::progress::{Plan, Progress};
+use crate::progress::{Committed, LastError, Plan, Progress};
 use crate::sink::{Batch, Sink, SinkError, SnapshotPart};
+use crate::snapshot::snapshot_step;
 use crate::status::{Phase, State, Status};
 
 /// Records read from the changelog per call while filling a batch.
@@ -68,9 +69,9 @@ impl Shared {
         self.stopping.load(Ordering::Acquire)
     }
 
-    fn error(&self, message: String) {
+    pub(crate) fn error(&self, message: String) {
         let now = self.store.now_millis();
-        self.status().last_error = Some((message, now));
+        self.status().last_error = Some(LastError::new(message, now));
     }
 
     fn fail(&self, reason: String) {
@@ -78,11 +79,11 @@ impl Shared {
         let now = self.store.now_millis();
         let mut status = self.status();
         status.state = State::Failed;
-        status.last_error = Some((reason, now));
+        status.last_error = Some(LastError::new(reason, now));
     }
 
     /// Resolves when the manager asks the task to stop.
-    async fn stopped(&self) {
+    pub(crate) async fn stopped(&self) {
         let mut rx = self.stop.subscribe();
         let _ = rx.wait_for(|s| *s).await;
     }
@@ -97,7 +98,7 @@ impl Shared {
 }
 
 /// What the task does after a step.
-enum Next {
+pub(crate) enum Next {
     /// Step again at once.
     Continue,
     /// Nothing to read: wait for the high watermark to move.
@@ -118,21 +119,24 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         return;
     }
     shared.status().state = State::Running;
-    let sink = match &active.sink {
-        Ok(sink) => Arc::clone(sink),
-        Err(reason) => return shared.fail(reason.clone()),
-    };
-    if !check(&shared, sink.as_ref()).await {
-        return;
-    }
-    let mut progress = {
+    let mut committed = {
         let (store, name) = (shared.store.clone(), shared.name.clone());
         match tokio::task::spawn_blocking(move || Progress::load(&store, &name)).await {
-            Ok(Ok(p)) => p,
+            Ok(Ok(Some(c))) => c,
+            Ok(Ok(None)) => return shared.fail(checkpoint_gone(&shared.consumer)),
             Ok(Err(e)) => return shared.fail(e.to_string()),
             Err(e) => return shared.fail(format!("reading the connector's progress failed: {e}")),
         }
     };
+    let sink = match &active.sink {
+        Ok(sink) => Arc::clone(sink),
+        Err(reason) => return fail(&shared, &mut committed, reason.clone()).await,
+    };
+    match check(&shared, sink.as_ref()).await {
+        Next::Continue => {}
+        Next::Fail(reason) => return fail(&shared, &mut committed, reason).await,
+        _ => return,
+    }
     let table = active.config.table_name.clone();
     let mut watch = shared.store.watch(&table).ok();
     let mut window: Option<Instant> = None;
@@ -143,17 +147,17 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         if let Some(rx) = watch.as_mut() {
             rx.borrow_and_update();
         }
-        let next = if progress.snapshot.is_some() {
+        let next = if committed.progress.snapshot.is_some() {
             shared.status().phase = Phase::Snapshot;
-            snapshot_step(&shared, sink.as_ref(), &mut progress).await
+            snapshot_step(&shared, sink.as_ref(), &mut committed).await
         } else {
             shared.status().phase = Phase::Stream;
-            stream_step(&shared, sink.as_ref(), &mut progress, &mut window).await
+            stream_step(&shared, sink.as_ref(), &mut committed, &mut window).await
         };
         match next {
             Next::Continue => {}
             Next::Stop => return,
-            Next::Fail(reason) => return shared.fail(reason),
+            Next::Fail(reason) => return fail(&shared, &mut committed, reason).await,
             Next::Sleep(d) => {
                 if !shared.sleep(d).await {
                     return;
@@ -180,47 +184,88 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
 }
 
-/// Checks the sink (bucket, credentials) before the first batch, retrying transient failures.
-async fn check(shared: &Shared, sink: &dyn Sink) -> bool {
+pub(crate) fn checkpoint_gone(consumer: &str) -> String {
+    format!("the connector's checkpoint (consumer {consumer}) was deleted")
+}
+
+/// Makes the connector FAILED with `reason` and commits the reason with its progress.
+async fn fail(shared: &Shared, committed: &mut Committed, reason: String) {
+    shared.fail(reason);
+    record_failure(shared, committed).await;
+}
+
+/// Commits `next` as the connector's progress with the checkpoint at `checkpoint`, taking the
+/// failure count and the last error from the status; once committed, `committed` holds it and
+/// the status shows its totals.
+pub(crate) async fn commit(
+    shared: &Shared,
+    committed: &mut Committed,
+    checkpoint: u64,
+    mut next: Progress,
+) -> Result<(), ConnectorError> {
+    {
+        let status = shared.status();
+        next.totals.failures = status.totals.failures;
+        next.last_error = status.last_error.clone();
+    }
+    next.commit(&shared.store, &shared.name, checkpoint).await?;
+    shared.status().totals = next.totals;
+    *committed = Committed { checkpoint, progress: next };
+    Ok(())
+}
+
+/// Commits the status's failure count and last error, checkpoint unchanged. A failure that
+/// cannot be recorded (the checkpoint or the table is gone, the store is stopping) is only
+/// logged: the figures stay right in memory, and the connector is failing anyway.
+async fn record_failure(shared: &Shared, committed: &mut Committed) {
+    let (checkpoint, progress) = (committed.checkpoint, committed.progress.clone());
+    if let Err(e) = commit(shared, committed, checkpoint, progress).await {
+        tracing::debug!(connector = %shared.name, "recording the connector's failure failed: {e}");
+    }
+}
+
+/// Checks the sink (bucket, credentials) before the first batch, retrying transient failures:
+/// `Continue` once it passed, else `Fail` or `Stop`.
+async fn check(shared: &Shared, sink: &dyn Sink) -> Next {
     let retry = shared.active.config.retry;
     let mut attempts = 0;
     loop {
         let result = tokio::select! {
             r = sink.check() => r,
-            () = shared.stopped() => return false,
+            () = shared.stopped() => return Next::Stop,
         };
         match result {
             Ok(()) => {
                 shared.status().attempts = 0;
-                return true;
+                return Next::Continue;
             }
             Err(SinkError::Permanent(m)) => {
-                shared.fail(format!("the sink refused the configuration: {m}"));
-                return false;
+                return Next::Fail(format!("the sink refused the configuration: {m}"));
             }
             Err(e) => {
                 attempts += 1;
                 let message = format!("checking the sink failed (attempt {attempts}): {e}");
                 if retry.attempts_max > 0 && attempts >= retry.attempts_max {
-                    shared.fail(format!("{message}; gave up after {attempts} attempts"));
-                    return false;
+                    return Next::Fail(format!("{message}; gave up after {attempts} attempts"));
                 }
                 shared.status().attempts = attempts;
                 shared.error(message);
                 if !shared.sleep(retry.backoff(attempts, jitter())).await {
-                    return false;
+                    return Next::Stop;
                 }
             }
         }
     }
 }
 
-/// Hands `batch` to the sink until it takes it, backing off between transient failures.
-async fn deliver(
+/// Hands `batch` to the sink until it takes it, backing off between transient failures (each
+/// one counted and committed with the progress, checkpoint unchanged).
+pub(crate) async fn deliver(
     shared: &Shared,
     sink: &dyn Sink,
     batch: &Batch,
     part: Option<SnapshotPart>,
+    committed: &mut Committed,
 ) -> Result<(), Next> {
     let retry = shared.active.config.retry;
     let mut attempts = 0;
@@ -257,7 +302,7 @@ async fn deliver(
         let message = format!("{what}, attempt {attempts}: {error}");
         {
             let mut status = shared.status();
-            status.failures += 1;
+            status.totals.failures += 1;
             status.attempts = attempts;
         }
         if retry.attempts_max > 0 && attempts >= retry.attempts_max {
@@ -265,125 +310,23 @@ async fn deliver(
         }
         tracing::info!(connector = %shared.name, "{message}; retrying");
         shared.error(message);
+        record_failure(shared, committed).await;
         if !shared.sleep(retry.backoff(attempts, jitter())).await {
             return Err(Next::Stop);
         }
     }
 }
 
-/// A batch read from the changelog.
-struct Loaded {
-    batch: Batch,
-    bytes: usize,
-    /// A bound (records or bytes) cut the batch: flush now.
-    full: bool,
-    /// Records the checkpoint never passed that retention removed: (from, to).
-    trimmed: Option<(u64, u64)>,
-}
-
-enum LoadError {
-    /// The connector cannot read its table any more.
-    Gone(String),
-    Store(eddy_core::Error),
-}
-
-impl From<eddy_core::Error> for LoadError {
-    fn from(e: eddy_core::Error) -> Self {
-        LoadError::Store(e)
-    }
-}
-
-/// Reads the batch after the checkpoint: exactly `plan` when it starts there, otherwise up to
-/// the batch bounds.
-fn load(
-    store: &Store,
-    consumer_name: &str,
-    config: &ConnectorConfig,
-    region: &str,
-    plan: Option<Plan>,
-) -> Result<Loaded, LoadError> {
-    let consumer = match store.consumer(consumer_name) {
-        Ok(c) => c,
-        Err(eddy_core::Error::ResourceNotFound { .. }) => {
-            return Err(LoadError::Gone(format!(
-                "the connector's checkpoint (consumer {consumer_name}) was deleted"
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if let ConsumerStatus::Stopped { reason } = &consumer.status {
-        return Err(LoadError::Gone(format!("table {} can no longer be read: {reason}", consumer.table)));
-    }
-    let table = &config.table_name;
-    let meta = store.table(table)?;
-    let position = store.position(table)?;
-    if meta.id != consumer.table_id || position.table_id != consumer.table_id {
-        return Err(LoadError::Gone(format!(
-            "table {table} was deleted and created again; the checkpoint belongs to the old table"
-        )));
-    }
-    let from = consumer.next_seq();
-    let trimmed = (position.trim_horizon > from).then(|| (from, position.trim_horizon - 1));
-    let plan = plan.filter(|p| p.first == from && trimmed.is_none() && p.last >= p.first);
-    let context = RecordContext { table_id: meta.id, view_type: StreamViewType::NewAndOldImages, region };
-    let policy = config.batch;
-    let mut records = Vec::new();
-    let mut records_json = Vec::new();
-    let mut bytes = 0usize;
-    let mut full = false;
-    let mut next = from;
-    'read: loop {
-        let want = match plan {
-            Some(p) => (p.last + 1 - next).min(READ_CHUNK_RECORDS as u64) as usize,
-            None => (policy.records_max - records.len()).min(READ_CHUNK_RECORDS),
-        };
-        if want == 0 {
-            break;
-        }
-        let chunk = store.read(table, next, want)?;
-        let got = chunk.len();
-        for record in chunk {
-            if plan.is_some_and(|p| record.seq > p.last) {
-                break 'read;
-            }
-            let json = to_json_extended(&record, context, None);
-            let size = serde_json::to_vec(&json).map_or(0, |v| v.len()) + 1;
-            if plan.is_none() && !records.is_empty() && bytes + size > policy.bytes_max {
-                full = true;
-                break 'read;
-            }
-            next = record.seq + 1;
-            bytes += size;
-            records.push(record);
-            records_json.push(json);
-        }
-        if got < want {
-            break;
-        }
-        if plan.is_none() && records.len() >= policy.records_max {
-            full = true;
-            break;
-        }
-    }
-    let batch = Batch {
-        table: table.clone(),
-        key_attributes: meta.spec.key_schema.attribute_names().map(str::to_string).collect(),
-        records,
-        records_json,
-    };
-    Ok(Loaded { batch, bytes, full: full || plan.is_some(), trimmed })
-}
-
 async fn stream_step(
     shared: &Arc<Shared>,
     sink: &dyn Sink,
-    progress: &mut Progress,
+    committed: &mut Committed,
     window: &mut Option<Instant>,
 ) -> Next {
     let config = &shared.active.config;
     let loaded = {
         let shared = Arc::clone(shared);
-        let plan = progress.plan;
+        let plan = committed.progress.plan;
         tokio::task::spawn_blocking(move || {
             load(&shared.store, &shared.consumer, &shared.active.config, &shared.region, plan)
         })
@@ -424,38 +367,29 @@ async fn stream_step(
     }
     *window = None;
     let plan = Plan { first, last };
-    if progress.plan != Some(plan) {
+    if committed.progress.plan != Some(plan) {
         // Durable before the sink sees the batch: after a crash the same range is read again.
-        let mut next = progress.clone();
+        let mut next = committed.progress.clone();
         next.plan = Some(plan);
-        if let Err(e) = next.save(&shared.store, &shared.name).await {
+        if let Err(e) = commit(shared, committed, loaded.checkpoint, next).await {
             return store_failed(shared, "recording the batch's range", e);
         }
-        *progress = next;
     }
-    if let Err(next) = deliver(shared, sink, &loaded.batch, None).await {
+    if let Err(next) = deliver(shared, sink, &loaded.batch, None, committed).await {
         return next;
     }
-    let commit =
-        ConsumerCommit { name: shared.consumer.clone(), checkpoint: last, writes: Vec::new(), state: None };
-    match shared.store.commit_consumer(commit).await {
-        Ok(_) => {}
-        Err(e) => return store_failed(shared, "moving the checkpoint", ConnectorError::Store(e)),
+    // The checkpoint and the totals move in one commit: after a crash before it, the batch is
+    // written again and counted once.
+    let mut next = committed.progress.clone();
+    next.plan = None;
+    next.totals.add_batch(loaded.batch.records.len(), loaded.bytes, shared.store.now_millis());
+    if let Err(e) = commit(shared, committed, last, next).await {
+        return store_failed(shared, "moving the checkpoint", e);
     }
-    exported(shared, loaded.batch.records.len(), loaded.bytes);
     Next::Continue
 }
 
-fn exported(shared: &Shared, records: usize, bytes: usize) {
-    let now = shared.store.now_millis();
-    let mut status = shared.status();
-    status.records_exported += records as u64;
-    status.bytes_exported += bytes as u64;
-    status.batches_exported += 1;
-    status.last_exported_millis = Some(now);
-}
-
-fn store_failed(shared: &Shared, what: &str, e: ConnectorError) -> Next {
+pub(crate) fn store_failed(shared: &Shared, what: &str, e: ConnectorError) -> Next {
     match e {
         ConnectorError::Store(eddy_core::Error::Unavailable { .. }) | ConnectorError::Stopping => Next::Stop,
         ConnectorError::Store(eddy_core::Error::ResourceNotFound { message }) => {
@@ -468,124 +402,9 @@ fn store_failed(shared: &Shared, what: &str, e: ConnectorError) -> Next {
     }
 }
 
-/// One part of a snapshot: a scan page after the cursor, as INSERT records carrying the
-/// snapshot's seq, written as part `part`; then the cursor moves past it, durably.
-async fn snapshot_step(shared: &Arc<Shared>, sink: &dyn Sink, progress: &mut Progress) -> Next {
-    let Some(snapshot) = progress.snapshot.clone() else { return Next::Continue };
-    let page = {
-        let shared = Arc::clone(shared);
-        let snapshot = snapshot.clone();
-        tokio::task::spawn_blocking(move || scan_part(&shared, &snapshot)).await
-    };
-    let (batch, bytes, last_key, done) = match page {
-        Ok(Ok(p)) => p,
-        Ok(Err(ScanError::Gone(reason))) => return Next::Fail(reason),
-        Ok(Err(ScanError::Store(e))) => {
-            return store_failed(shared, "scanning the table", ConnectorError::Store(e));
-        }
-        Err(e) => {
-            shared.error(format!("scanning the table failed: {e}"));
-            return Next::Sleep(STORE_RETRY);
-        }
-    };
-    if !batch.records.is_empty() {
-        let part = SnapshotPart { seq: snapshot.seq, part: snapshot.part };
-        if let Err(next) = deliver(shared, sink, &batch, Some(part)).await {
-            return next;
-        }
-    }
-    let mut next = progress.clone();
-    match (done, last_key) {
-        (false, Some(key)) => {
-            let mut advanced = snapshot;
-            advanced.part += 1;
-            advanced.set_cursor(&key);
-            next.snapshot = Some(advanced);
-        }
-        _ => next.snapshot = None,
-    }
-    if let Err(e) = next.save(&shared.store, &shared.name).await {
-        return store_failed(shared, "recording the snapshot's progress", e);
-    }
-    *progress = next;
-    if !batch.records.is_empty() {
-        exported(shared, batch.records.len(), bytes);
-    }
-    Next::Continue
-}
-
-enum ScanError {
-    Gone(String),
-    Store(eddy_core::Error),
-}
-
-/// Scans the page after the snapshot's cursor: the batch, its bytes, the last item's key, and
-/// whether the table has no more items.
-fn scan_part(
-    shared: &Shared,
-    snapshot: &crate::progress::SnapshotState,
-) -> Result<(Batch, usize, Option<eddy_core::Item>, bool), ScanError> {
-    let config = &shared.active.config;
-    let table = &config.table_name;
-    let meta = match shared.store.table(table) {
-        Ok(m) => m,
-        Err(eddy_core::Error::ResourceNotFound { .. }) => {
-            return Err(ScanError::Gone(format!("table {table} was deleted during the snapshot")));
-        }
-        Err(e) => return Err(ScanError::Store(e)),
-    };
-    let cursor = snapshot
-        .cursor_item()
-        .map_err(|e| ScanError::Gone(format!("the snapshot's stored scan position is corrupt: {e}")))?;
-    let options = ReadOptions {
-        limit: Some(config.batch.records_max),
-        exclusive_start: cursor,
-        ..ReadOptions::default()
-    };
-    let page = shared.store.scan(table, None, &options, None).map_err(ScanError::Store)?;
-    let key_names: Vec<String> = meta.spec.key_schema.attribute_names().map(str::to_string).collect();
-    let context = RecordContext {
-        table_id: meta.id,
-        view_type: StreamViewType::NewAndOldImages,
-        region: &shared.region,
-    };
-    let evaluated = page.items.len();
-    let mut records = Vec::new();
-    let mut records_json = Vec::new();
-    let mut bytes = 0usize;
-    for item in page.items {
-        let keys: eddy_core::Item =
-            key_names.iter().filter_map(|k| item.get(k).map(|v| (k.clone(), v.clone()))).collect();
-        let record = ChangeRecord {
-            seq: snapshot.seq,
-            event: ChangeEvent::Insert,
-            keys,
-            old: None,
-            new: Some(item),
-            created_at_millis: snapshot.taken_at_millis,
-            transaction_id: None,
-            hops: 0,
-        };
-        let mut json = to_json_extended(&record, context, None);
-        json["eddy"] = serde_json::json!({ "Snapshot": true });
-        let size = serde_json::to_vec(&json).map_or(0, |v| v.len()) + 1;
-        if !records.is_empty() && bytes + size > config.batch.bytes_max {
-            break;
-        }
-        bytes += size;
-        records.push(record);
-        records_json.push(json);
-    }
-    let cut = records.len() < evaluated;
-    let last_key = records.last().map(|r| r.keys.clone());
-    let done = !cut && page.last_evaluated_key.is_none();
-    let batch = Batch { table: table.clone(), key_attributes: key_names, records, records_json };
-    Ok((batch, bytes, last_key, done))
-}
-
 /// A number in `[0, 1)` for backoff jitter, from the standard library's per-process random
 /// hash keys (no clock reads in the result's distribution beyond the seed).
-fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     use std::hash::BuildHasher as _;
     let h = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
     (h >> 11) as f64 / (1u64 << 53) as f64

@@ -160,9 +160,15 @@ async fn transient_failures_are_retried_with_the_same_batch_and_nothing_is_lost_
     assert!(sink.taken.lock().unwrap().iter().all(|b| b.len() <= 10));
     let status = shared.status().clone();
     assert_eq!(status.state, State::Running);
-    assert_eq!(status.records_exported, 120);
-    assert_eq!(status.failures, 5);
+    assert_eq!(status.totals.records, 120);
+    assert_eq!(status.totals.failures, 5);
     assert_eq!(status.attempts, 0);
+    // The totals are the ones committed with the checkpoint.
+    let committed = Progress::load(&f.store, "c").unwrap().unwrap();
+    assert_eq!(committed.checkpoint, 120);
+    assert_eq!(committed.progress.totals, status.totals);
+    assert_eq!(committed.progress.plan, None, "no plan is left once its batch is checkpointed");
+    assert!(committed.progress.last_error.unwrap().message.contains("connection reset"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,11 +181,13 @@ async fn a_permanent_failure_stops_the_connector_with_its_checkpoint_and_a_resta
     run(Arc::clone(&first)).await;
     let status = first.status().clone();
     assert_eq!(status.state, State::Failed);
-    assert!(status.last_error.unwrap().0.contains("the bucket is gone"));
+    assert!(status.last_error.unwrap().message.contains("the bucket is gone"));
     assert_eq!(f.store.consumer("connector.c").unwrap().checkpoint, 0, "the checkpoint stays");
-    // The planned range is durable: a restart writes exactly the same first batch.
-    let planned = Progress::load(&f.store, "c").unwrap().plan;
-    assert_eq!(planned, Some(Plan { first: 1, last: 10 }));
+    // The planned range is durable: a restart writes exactly the same first batch. The reason
+    // of the failure is durable too.
+    let committed = Progress::load(&f.store, "c").unwrap().unwrap();
+    assert_eq!(committed.progress.plan, Some(Plan { first: 1, last: 10 }));
+    assert!(committed.progress.last_error.unwrap().message.contains("the bucket is gone"));
 
     sink.permanent.store(false, Ordering::SeqCst);
     let second = shared(&f.store, Arc::clone(&sink), config(25, 0));
@@ -202,34 +210,41 @@ async fn exhausted_attempts_fail_the_connector_without_moving_the_checkpoint() {
     run(Arc::clone(&shared)).await;
     let status = shared.status().clone();
     assert_eq!(status.state, State::Failed);
-    assert!(status.last_error.unwrap().0.contains("gave up after 3 attempts"));
+    assert!(status.last_error.unwrap().message.contains("gave up after 3 attempts"));
     assert_eq!(sink.attempts.lock().unwrap().len(), 3);
     assert_eq!(f.store.consumer("connector.c").unwrap().checkpoint, 0);
+    let committed = Progress::load(&f.store, "c").unwrap().unwrap().progress;
+    assert_eq!(
+        (committed.totals.failures, committed.totals.records),
+        (3, 0),
+        "every failed attempt is counted"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_exports_every_item_then_streams_from_its_seq() {
     let f = fixture(25).await;
     let position = f.store.position("Tab").unwrap();
-    f.store
+    let created = f
+        .store
         .create_consumer("connector.c", "Tab", StartPosition::AtSequence(position.high_watermark + 1))
         .await
         .unwrap();
     let progress = Progress {
-        plan: None,
         snapshot: Some(crate::progress::SnapshotState {
             seq: position.high_watermark,
             taken_at_millis: 0,
             part: 0,
             cursor: None,
         }),
+        ..Progress::default()
     };
-    progress.save(&f.store, "c").await.unwrap();
+    progress.commit(&f.store, "c", created.checkpoint).await.unwrap();
     let sink = Arc::new(FaultySink::default());
     sink.transient.store(1, Ordering::SeqCst);
     let shared = shared(&f.store, Arc::clone(&sink), config(10, 0));
     let task = tokio::spawn(run(Arc::clone(&shared)));
-    wait_for(|| Progress::load(&f.store, "c").unwrap().snapshot.is_none()).await;
+    wait_for(|| Progress::load(&f.store, "c").unwrap().unwrap().progress.snapshot.is_none()).await;
     put(&f.store, 25..30).await;
     wait_for(|| f.store.consumer("connector.c").unwrap().checkpoint == 30).await;
     stop(&shared);
@@ -239,6 +254,10 @@ async fn a_snapshot_exports_every_item_then_streams_from_its_seq() {
     let snapshot: Vec<u64> = taken.iter().take(3).flatten().copied().collect();
     assert_eq!(snapshot, vec![25; 25]);
     assert_eq!(taken[3..].iter().flatten().copied().collect::<Vec<_>>(), (26..=30).collect::<Vec<_>>());
+    // Snapshot items count once each, like streamed records.
+    let totals = Progress::load(&f.store, "c").unwrap().unwrap().progress.totals;
+    assert_eq!((totals.records, totals.failures), (30, 1));
+    assert_eq!(totals.batches, taken.len() as u64, "three parts, then the streamed batches");
 }
 
 /// Wraps a real sink: the first `lost` writes reach the destination but answer a transient
@@ -343,5 +362,37 @@ async fn s3_objects_are_not_duplicated_when_uploads_succeed_but_their_answers_ar
         lines += body.iter().filter(|b| **b == b'\n').count();
     }
     assert_eq!(lines, 40);
-    assert_eq!(shared.status().failures, 3);
+    assert_eq!(shared.status().totals.failures, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totals_survive_a_new_task_and_a_crash_between_write_and_checkpoint_counts_once() {
+    let f = fixture(20).await;
+    f.store.create_consumer("connector.c", "Tab", StartPosition::TrimHorizon).await.unwrap();
+    let sink = Arc::new(FaultySink::default());
+    let first = shared(&f.store, Arc::clone(&sink), config(10, 0));
+    let task = tokio::spawn(run(Arc::clone(&first)));
+    wait_for(|| f.store.consumer("connector.c").unwrap().checkpoint == 20).await;
+    stop(&first);
+    task.await.unwrap();
+    // A batch planned and written whose checkpoint never committed (a crash in between): the
+    // next task writes it again and counts it once.
+    put(&f.store, 20..25).await;
+    let committed = Progress::load(&f.store, "c").unwrap().unwrap();
+    let mut planned = committed.progress.clone();
+    planned.plan = Some(Plan { first: 21, last: 25 });
+    planned.commit(&f.store, "c", committed.checkpoint).await.unwrap();
+
+    // A new task as after a restart: its status starts from what was committed.
+    let second = shared(&f.store, Arc::clone(&sink), config(10, 0));
+    *second.status() = Status::restored(State::Running, &planned);
+    assert_eq!(second.status().totals.records, 20);
+    let task = tokio::spawn(run(Arc::clone(&second)));
+    wait_for(|| f.store.consumer("connector.c").unwrap().checkpoint == 25).await;
+    stop(&second);
+    task.await.unwrap();
+    let totals = Progress::load(&f.store, "c").unwrap().unwrap().progress.totals;
+    assert_eq!((totals.records, totals.batches), (25, 3));
+    assert_eq!(second.status().totals, totals);
+    assert!(totals.bytes > 0 && totals.last_exported_millis.is_some());
 }

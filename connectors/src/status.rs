@@ -1,7 +1,11 @@
-//! A connector's live status: its state, the last error and counters. Counters live in memory
-//! and start at zero when the server starts; the checkpoint is what is durable.
+//! A connector's live status: its state, the last error and its totals. The totals and the last
+//! error are the ones last committed with the checkpoint ([`crate::progress::Progress`]), plus
+//! failed attempts not committed yet; the state and the attempts of the batch in flight live in
+//! memory only.
 
 use serde_json::{Value, json};
+
+use crate::progress::{LastError, Progress, Totals};
 
 /// Whether a connector is exporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,61 +50,49 @@ impl Phase {
     }
 }
 
-/// Counters and the last error of one connector.
+/// Totals and the last error of one connector.
 #[derive(Debug, Clone)]
 pub struct Status {
     /// Running, paused or failed.
     pub state: State,
     /// Snapshot or stream.
     pub phase: Phase,
-    /// The last failure and its time (milliseconds since the epoch).
-    pub last_error: Option<(String, u64)>,
+    /// The last failure and its time.
+    pub last_error: Option<LastError>,
     /// Failed attempts of the batch in flight (0 when the last attempt worked).
     pub attempts: u32,
-    /// Records the sink took (snapshot items count too).
-    pub records_exported: u64,
-    /// Bytes of record JSON lines the sink took (before compression).
-    pub bytes_exported: u64,
-    /// Batches the sink took.
-    pub batches_exported: u64,
-    /// Failed attempts, all batches.
-    pub failures: u64,
-    /// When a batch last went out, milliseconds since the epoch.
-    pub last_exported_millis: Option<u64>,
+    /// Records, bytes and batches exported, failed attempts.
+    pub totals: Totals,
 }
 
 impl Status {
     /// A fresh status.
     pub fn new(state: State) -> Self {
-        Status {
-            state,
-            phase: Phase::Stream,
-            last_error: None,
-            attempts: 0,
-            records_exported: 0,
-            bytes_exported: 0,
-            batches_exported: 0,
-            failures: 0,
-            last_exported_millis: None,
-        }
+        Status { state, phase: Phase::Stream, last_error: None, attempts: 0, totals: Totals::default() }
+    }
+
+    /// The status of a connector whose committed progress is `progress` (after a restart).
+    pub fn restored(state: State, progress: &Progress) -> Self {
+        Status { last_error: progress.last_error.clone(), totals: progress.totals, ..Status::new(state) }
     }
 
     /// The status fields of `GET /v1/connectors/{name}`.
     pub fn to_json(&self) -> Value {
+        let totals = &self.totals;
         let mut out = json!({
             "State": self.state.as_str(),
             "Phase": self.phase.as_str(),
-            "RecordsExported": self.records_exported,
-            "BytesExported": self.bytes_exported,
-            "BatchesExported": self.batches_exported,
-            "Failures": self.failures,
+            "RecordsExported": totals.records,
+            "BytesExported": totals.bytes,
+            "BatchesExported": totals.batches,
+            "Failures": totals.failures,
             "RetryAttempts": self.attempts,
         });
-        if let Some((message, at)) = &self.last_error {
-            out["LastError"] = message.clone().into();
-            out["LastErrorTime"] = json!(*at as f64 / 1000.0);
+        if let Some(error) = &self.last_error {
+            out["LastError"] = error.message.clone().into();
+            out["LastErrorTime"] = json!(error.at_millis as f64 / 1000.0);
         }
-        if let Some(at) = self.last_exported_millis {
+        if let Some(at) = totals.last_exported_millis {
             out["LastExportedTime"] = json!(at as f64 / 1000.0);
         }
         out

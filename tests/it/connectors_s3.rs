@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 /// How long a connector may take to catch up in these tests.
 const CATCH_UP: Duration = Duration::from_secs(60);
 
-fn body(s3: &S3Service, bucket: &str, table: &str, extra: Value) -> Value {
+pub(crate) fn body(s3: &S3Service, bucket: &str, table: &str, extra: Value) -> Value {
     let mut body = json!({
         "Type": "s3",
         "TableName": table,
@@ -44,17 +44,17 @@ fn merge(into: &mut Value, patch: Value) {
     }
 }
 
-fn put_connector(server: &TestServer, name: &str, body: &Value) -> (u16, Value) {
+pub(crate) fn put_connector(server: &TestServer, name: &str, body: &Value) -> (u16, Value) {
     call_json(server.endpoint(), "PUT", &format!("/v1/connectors/{name}"), Some(&body.to_string()))
 }
 
-fn describe(server: &TestServer, name: &str) -> Value {
+pub(crate) fn describe(server: &TestServer, name: &str) -> Value {
     let (status, value) = call_json(server.endpoint(), "GET", &format!("/v1/connectors/{name}"), None);
     assert_eq!(status, 200, "{value}");
     value["Connector"].clone()
 }
 
-fn wait_for(server: &TestServer, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn wait_for(server: &TestServer, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + CATCH_UP;
     loop {
         let c = describe(server, name);
@@ -67,7 +67,7 @@ fn wait_for(server: &TestServer, name: &str, what: &str, check: impl Fn(&Value) 
 }
 
 /// Waits until the checkpoint reaches the high watermark (with at least `records` records).
-fn wait_caught_up(server: &TestServer, name: &str, records: u64) -> Value {
+pub(crate) fn wait_caught_up(server: &TestServer, name: &str, records: u64) -> Value {
     wait_for(server, name, "caught up", |c| {
         c["State"] == "RUNNING"
             && c["LagRecords"] == 0
@@ -76,7 +76,7 @@ fn wait_caught_up(server: &TestServer, name: &str, records: u64) -> Value {
 }
 
 /// Every change record of `table`, as the consumers API shows them.
-fn changelog(server: &TestServer, table: &str) -> Vec<Value> {
+pub(crate) fn changelog(server: &TestServer, table: &str) -> Vec<Value> {
     let consumer = format!("check-{table}");
     let create = json!({"ConsumerName": consumer, "TableName": table, "StartingPosition": "TRIM_HORIZON"});
     let (status, value) = call_json(server.endpoint(), "POST", "/v1/consumers", Some(&create.to_string()));
@@ -123,7 +123,7 @@ fn seq(record: &Value) -> u64 {
 
 /// Checks the change-record objects under `prefix` against the changelog: keyed by their seq
 /// range, disjoint, and together every record exactly once.
-fn assert_exported_exactly_once(s3: &S3Service, bucket: &str, prefix: &str, expected: &[Value]) {
+pub(crate) fn assert_exported_exactly_once(s3: &S3Service, bucket: &str, prefix: &str, expected: &[Value]) {
     let objects = objects(s3, bucket, prefix);
     let mut exported = BTreeMap::new();
     for (key, records) in &objects {
@@ -145,7 +145,7 @@ fn assert_exported_exactly_once(s3: &S3Service, bucket: &str, prefix: &str, expe
     }
 }
 
-async fn write_orders(client: &Client, table: &str, range: std::ops::Range<u32>) {
+pub(crate) async fn write_orders(client: &Client, table: &str, range: std::ops::Range<u32>) {
     for i in range {
         let key = format!("order-{i:05}");
         client

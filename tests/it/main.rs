@@ -8,6 +8,7 @@ mod batch;
 mod capacity;
 mod connectors_opensearch;
 mod connectors_s3;
+mod connectors_totals;
 mod consumers;
 mod control_plane;
 mod durability;

@@ -22,7 +22,7 @@ pub struct BenchArgs {
     /// trigger workloads, which run on tables of their own, recreated on each run:
     /// `<table>-stream-latency`, `<table>-get-records`, `<table>-trigger-latency` and its `-sink`,
     /// `<table>-trigger-throughput`, `<table>-orders`, `<table>-connector-s3`,
-    /// `<table>-connector-opensearch`).
+    /// `<table>-connector-opensearch` and the same with `-lag` and `-slow-sink`).
     #[arg(long, value_enum, default_value_t = WorkloadArg::All)]
     pub workload: WorkloadArg,
 
@@ -48,21 +48,33 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=3_600))]
     pub warmup: u64,
 
-    /// stream-latency, trigger-latency: PutItem per second, each sent at its scheduled time (open
-    /// loop) [default: stream-latency 1000, trigger-latency 10000].
+    /// stream-latency, trigger-latency, connector-*-lag, connector-*-slow-sink: PutItem per second,
+    /// each sent at its scheduled time (open loop) [default: stream-latency 1000, the others
+    /// 10000].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub rate: Option<u64>,
 
-    /// get-records, trigger-throughput, connector-*: change records preloaded (BatchWriteItem of
-    /// 25 puts) and then read back, drained through a trigger or exported by a connector
-    /// [default: get-records 200000, trigger-throughput and connector-* 1000000].
+    /// get-records, trigger-throughput, connector-s3, connector-opensearch: change records
+    /// preloaded (BatchWriteItem of 25 puts) and then read back, drained through a trigger or
+    /// exported by a connector [default: get-records 200000, the others 1000000].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub records: Option<u64>,
 
-    /// connector-s3, connector-opensearch: the pid of the server, whose peak RSS during the drain
-    /// is read from /proc/<pid>/status (not reported without it).
+    /// connector-*: the pid of the server, whose memory is read from /proc/<pid>/status: peak RSS
+    /// during a drain, RSS once a second during the lag and slow-sink runs (required by
+    /// connector-*-slow-sink, which also reads the size of its eddy.redb through /proc/<pid>/fd).
     #[arg(long)]
     pub server_pid: Option<u32>,
+
+    /// connector-*-lag, connector-*-slow-sink: `Batch.FlushIntervalMillis` of the connector, how
+    /// long a batch that is not full waits for more records (the drains use 0).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=900_000))]
+    pub flush_interval_millis: u64,
+
+    /// connector-*-slow-sink: how many times slower than `--rate` the sink takes records after the
+    /// warmup; 0 leaves the proxy open, for a run to compare with.
+    #[arg(long, default_value_t = SINK_SLOWDOWN, value_parser = clap::value_parser!(u64).range(0..=1_000))]
+    pub sink_slowdown: u64,
 
     /// Print the final figures as JSON lines on stdout (the table then goes to stderr).
     #[arg(long)]
@@ -88,7 +100,11 @@ impl BenchArgs {
             | WorkloadArg::TriggerLatency
             | WorkloadArg::TriggerThroughput
             | WorkloadArg::ConnectorS3
-            | WorkloadArg::ConnectorOpensearch => Vec::new(),
+            | WorkloadArg::ConnectorOpensearch
+            | WorkloadArg::ConnectorS3Lag
+            | WorkloadArg::ConnectorOpensearchLag
+            | WorkloadArg::ConnectorS3SlowSink
+            | WorkloadArg::ConnectorOpensearchSlowSink => Vec::new(),
             WorkloadArg::Put => vec![Workload::Put],
             WorkloadArg::Get => vec![Workload::Get],
             WorkloadArg::Query => vec![Workload::Query],
@@ -106,6 +122,10 @@ impl BenchArgs {
             WorkloadArg::TriggerThroughput => Some(StreamWorkload::TriggerThroughput),
             WorkloadArg::ConnectorS3 => Some(StreamWorkload::ConnectorS3),
             WorkloadArg::ConnectorOpensearch => Some(StreamWorkload::ConnectorOpenSearch),
+            WorkloadArg::ConnectorS3Lag => Some(StreamWorkload::ConnectorS3Lag),
+            WorkloadArg::ConnectorOpensearchLag => Some(StreamWorkload::ConnectorOpenSearchLag),
+            WorkloadArg::ConnectorS3SlowSink => Some(StreamWorkload::ConnectorS3SlowSink),
+            WorkloadArg::ConnectorOpensearchSlowSink => Some(StreamWorkload::ConnectorOpenSearchSlowSink),
             _ => None,
         }
     }
@@ -114,6 +134,10 @@ impl BenchArgs {
     pub fn rate_for(&self, workload: StreamWorkload) -> u64 {
         self.rate.unwrap_or(match workload {
             StreamWorkload::TriggerLatency => TRIGGER_LATENCY_RATE,
+            StreamWorkload::ConnectorS3Lag
+            | StreamWorkload::ConnectorOpenSearchLag
+            | StreamWorkload::ConnectorS3SlowSink
+            | StreamWorkload::ConnectorOpenSearchSlowSink => CONNECTOR_RATE,
             _ => STREAM_LATENCY_RATE,
         })
     }
@@ -198,6 +222,21 @@ pub enum WorkloadArg {
     /// `--records` preloaded changes into a new index at EDDY_TEST_OPENSEARCH_URL.
     #[value(name = "connector-opensearch")]
     ConnectorOpensearch,
+    /// Lag from a PutItem's acknowledgement to its record in the S3 sink (connector from
+    /// `latest`, status polled every 10 ms), writes sent open-loop at `--rate` per second.
+    #[value(name = "connector-s3-lag")]
+    ConnectorS3Lag,
+    /// Lag from a PutItem's acknowledgement to its document in OpenSearch, as connector-s3-lag.
+    #[value(name = "connector-opensearch-lag")]
+    ConnectorOpensearchLag,
+    /// The server's RSS once a second while an S3 connector's sink, behind a bandwidth-limiting
+    /// proxy, takes records `--sink-slowdown` (10) times slower than `--rate` writes them (needs
+    /// `--server-pid`).
+    #[value(name = "connector-s3-slow-sink")]
+    ConnectorS3SlowSink,
+    /// As connector-s3-slow-sink, with OpenSearch behind the proxy.
+    #[value(name = "connector-opensearch-slow-sink")]
+    ConnectorOpensearchSlowSink,
 }
 
 /// Writers of the latency workloads and preload connections of the throughput workloads unless
@@ -213,6 +252,10 @@ pub const GET_RECORDS_RECORDS: u64 = 200_000;
 pub const TRIGGER_THROUGHPUT_RECORDS: u64 = 1_000_000;
 /// `--records` of the connector workloads unless given.
 pub const CONNECTOR_RECORDS: u64 = 1_000_000;
+/// `--rate` of the connector lag and slow-sink workloads unless given.
+pub const CONNECTOR_RATE: u64 = 10_000;
+/// `--sink-slowdown` unless given.
+pub const SINK_SLOWDOWN: u64 = 10;
 
 /// A change-stream workload: it prepares its own table and prints its own figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,6 +266,10 @@ pub enum StreamWorkload {
     TriggerThroughput,
     ConnectorS3,
     ConnectorOpenSearch,
+    ConnectorS3Lag,
+    ConnectorOpenSearchLag,
+    ConnectorS3SlowSink,
+    ConnectorOpenSearchSlowSink,
 }
 
 impl StreamWorkload {
@@ -235,6 +282,10 @@ impl StreamWorkload {
             StreamWorkload::TriggerThroughput => "trigger-throughput",
             StreamWorkload::ConnectorS3 => "connector-s3",
             StreamWorkload::ConnectorOpenSearch => "connector-opensearch",
+            StreamWorkload::ConnectorS3Lag => "connector-s3-lag",
+            StreamWorkload::ConnectorOpenSearchLag => "connector-opensearch-lag",
+            StreamWorkload::ConnectorS3SlowSink => "connector-s3-slow-sink",
+            StreamWorkload::ConnectorOpenSearchSlowSink => "connector-opensearch-slow-sink",
         }
     }
 
@@ -248,6 +299,10 @@ impl StreamWorkload {
             StreamWorkload::TriggerThroughput => "-trigger-throughput",
             StreamWorkload::ConnectorS3 => "-connector-s3",
             StreamWorkload::ConnectorOpenSearch => "-connector-opensearch",
+            StreamWorkload::ConnectorS3Lag => "-connector-s3-lag",
+            StreamWorkload::ConnectorOpenSearchLag => "-connector-opensearch-lag",
+            StreamWorkload::ConnectorS3SlowSink => "-connector-s3-slow-sink",
+            StreamWorkload::ConnectorOpenSearchSlowSink => "-connector-opensearch-slow-sink",
         }
     }
 
@@ -260,6 +315,10 @@ impl StreamWorkload {
             StreamWorkload::TriggerThroughput => &["-trigger-throughput", "-orders"],
             StreamWorkload::ConnectorS3 => &["-connector-s3"],
             StreamWorkload::ConnectorOpenSearch => &["-connector-opensearch"],
+            StreamWorkload::ConnectorS3Lag => &["-connector-s3-lag"],
+            StreamWorkload::ConnectorOpenSearchLag => &["-connector-opensearch-lag"],
+            StreamWorkload::ConnectorS3SlowSink => &["-connector-s3-slow-sink"],
+            StreamWorkload::ConnectorOpenSearchSlowSink => &["-connector-opensearch-slow-sink"],
         }
     }
 }

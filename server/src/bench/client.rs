@@ -121,6 +121,15 @@ impl Endpoint {
         &self.signed_uri
     }
 
+    /// `host:port` to connect to.
+    pub fn host_port(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
     /// The request target of `path_and_query` (which starts with `/`) under the endpoint's path.
     pub fn path_for(&self, path_and_query: &str) -> String {
         format!("{}{path_and_query}", self.path.trim_end_matches('/'))

@@ -16,11 +16,18 @@
 //!
 //! Two connector workloads measure the records/s of a connector (`Start: trim_horizon`) draining
 //! a backlog of `--records` changes into MinIO (`connector-s3`) or OpenSearch
-//! (`connector-opensearch`), and with `--server-pid` the server's peak RSS meanwhile.
+//! (`connector-opensearch`), and with `--server-pid` the server's peak RSS meanwhile. Two more
+//! per sink run while writes go on at `--rate`: `connector-*-lag` (acknowledgement of a PutItem
+//! to the moment the sink holds it) and `connector-*-slow-sink` (the server's RSS while the sink,
+//! behind a bandwidth-limiting proxy, takes records ten times slower than they are written).
 
 mod args;
 mod client;
 mod connector;
+mod connector_lag;
+mod connector_poll;
+mod connector_setup;
+mod connector_slow;
 mod credentials;
 mod get_records;
 mod ini;
@@ -28,8 +35,10 @@ mod keys;
 mod report;
 mod signer;
 mod sse;
+mod steady;
 mod stream_latency;
 mod table;
+mod throttle;
 mod trigger;
 mod trigger_throughput;
 mod workload;
@@ -163,9 +172,9 @@ async fn run_stream_workload(
             let plan = connector::Plan {
                 table,
                 sink: if workload == StreamWorkload::ConnectorS3 {
-                    connector::Sink::S3
+                    connector_setup::Sink::S3
                 } else {
-                    connector::Sink::OpenSearch
+                    connector_setup::Sink::OpenSearch
                 },
                 records: args.records_for(workload),
                 concurrency: args.stream_concurrency(),
@@ -173,6 +182,53 @@ async fn run_stream_workload(
                 server_pid: args.server_pid,
             };
             connector::run(&plan, target).await?
+        }
+        StreamWorkload::ConnectorS3Lag | StreamWorkload::ConnectorOpenSearchLag => {
+            let plan = connector_lag::Plan {
+                table,
+                sink: if workload == StreamWorkload::ConnectorS3Lag {
+                    connector_setup::Sink::S3
+                } else {
+                    connector_setup::Sink::OpenSearch
+                },
+                schedule: steady::Schedule {
+                    rate: args.rate_for(workload),
+                    warmup: args.warmup(),
+                    duration: args.duration(),
+                },
+                concurrency: args.stream_concurrency(),
+                value_bytes: args.value_bytes,
+                flush_millis: args.flush_interval_millis,
+                server_pid: args.server_pid,
+            };
+            connector_lag::run(&plan, target).await?
+        }
+        StreamWorkload::ConnectorS3SlowSink | StreamWorkload::ConnectorOpenSearchSlowSink => {
+            let Some(server_pid) = args.server_pid else {
+                anyhow::bail!(
+                    "{} samples the server's memory: give its pid with --server-pid (e.g. `pgrep -n eddy`)",
+                    workload.name()
+                );
+            };
+            let plan = connector_slow::Plan {
+                table,
+                sink: if workload == StreamWorkload::ConnectorS3SlowSink {
+                    connector_setup::Sink::S3
+                } else {
+                    connector_setup::Sink::OpenSearch
+                },
+                schedule: steady::Schedule {
+                    rate: args.rate_for(workload),
+                    warmup: args.warmup(),
+                    duration: args.duration(),
+                },
+                concurrency: args.stream_concurrency(),
+                value_bytes: args.value_bytes,
+                flush_millis: args.flush_interval_millis,
+                server_pid,
+                slowdown: args.sink_slowdown,
+            };
+            connector_slow::run(&plan, target).await?
         }
     };
     let text = format!("{}{}", report::table(&report.rows), report.notes);
