@@ -171,11 +171,7 @@ async fn run_stream_workload(
         StreamWorkload::ConnectorS3 | StreamWorkload::ConnectorOpenSearch => {
             let plan = connector::Plan {
                 table,
-                sink: if workload == StreamWorkload::ConnectorS3 {
-                    connector_setup::Sink::S3
-                } else {
-                    connector_setup::Sink::OpenSearch
-                },
+                sink: connector_sink(workload),
                 records: args.records_for(workload),
                 concurrency: args.stream_concurrency(),
                 value_bytes: args.value_bytes,
@@ -186,16 +182,8 @@ async fn run_stream_workload(
         StreamWorkload::ConnectorS3Lag | StreamWorkload::ConnectorOpenSearchLag => {
             let plan = connector_lag::Plan {
                 table,
-                sink: if workload == StreamWorkload::ConnectorS3Lag {
-                    connector_setup::Sink::S3
-                } else {
-                    connector_setup::Sink::OpenSearch
-                },
-                schedule: steady::Schedule {
-                    rate: args.rate_for(workload),
-                    warmup: args.warmup(),
-                    duration: args.duration(),
-                },
+                sink: connector_sink(workload),
+                schedule: steady_schedule(args, workload),
                 concurrency: args.stream_concurrency(),
                 value_bytes: args.value_bytes,
                 flush_millis: args.flush_interval_millis,
@@ -212,16 +200,8 @@ async fn run_stream_workload(
             };
             let plan = connector_slow::Plan {
                 table,
-                sink: if workload == StreamWorkload::ConnectorS3SlowSink {
-                    connector_setup::Sink::S3
-                } else {
-                    connector_setup::Sink::OpenSearch
-                },
-                schedule: steady::Schedule {
-                    rate: args.rate_for(workload),
-                    warmup: args.warmup(),
-                    duration: args.duration(),
-                },
+                sink: connector_sink(workload),
+                schedule: steady_schedule(args, workload),
                 concurrency: args.stream_concurrency(),
                 value_bytes: args.value_bytes,
                 flush_millis: args.flush_interval_millis,
@@ -245,4 +225,19 @@ async fn run_stream_workload(
         Some(failure) => anyhow::bail!("{}: {failure}", workload.name()),
         None => Ok(()),
     }
+}
+
+/// The sink a connector workload exports to.
+fn connector_sink(workload: StreamWorkload) -> connector_setup::Sink {
+    match workload {
+        StreamWorkload::ConnectorS3
+        | StreamWorkload::ConnectorS3Lag
+        | StreamWorkload::ConnectorS3SlowSink => connector_setup::Sink::S3,
+        _ => connector_setup::Sink::OpenSearch,
+    }
+}
+
+/// The open-loop write schedule of a steady-rate workload.
+fn steady_schedule(args: &BenchArgs, workload: StreamWorkload) -> steady::Schedule {
+    steady::Schedule { rate: args.rate_for(workload), warmup: args.warmup(), duration: args.duration() }
 }
