@@ -93,8 +93,10 @@ async fn a_write_back_rejected_in_a_group_fails_only_its_own_batch() {
     let client = server.client();
     let orders = hash_table(&client, "orders").await;
     let copies = hash_table(&client, "copies").await;
-    // 41 records: o10 is written twice, and the second copy of it is refused by the condition.
-    let keys = (0..40).map(|i| format!("o{i:02}")).chain(std::iter::once("o10".to_string()));
+    // 301 records: o150 is written twice, and the second copy of it is refused by the
+    // condition. It is the last record, in the third group (groups hold 128 one-record
+    // batches), which is invoked while the second group commits.
+    let keys = (0..300).map(|i| format!("o{i:03}")).chain(std::iter::once("o150".to_string()));
     put_keys(&client, &orders, keys).await;
     let put_prefix = format!(r#"{{"TableName":"{copies}","Item":{{"pk":{{"S":""#);
     let put_suffix = r#""}},"ConditionExpression":"attribute_not_exists(pk)"}"#;
@@ -109,17 +111,17 @@ async fn a_write_back_rejected_in_a_group_fails_only_its_own_batch() {
         }),
     );
     let status = wait_for(&server, "copy-once", "the rejected copy dead-lettered", |t| {
-        t["LagRecords"] == 0 && t["RecordsDeadLettered"] == 1 && t["RecordsProcessed"] == 41
+        t["LagRecords"] == 0 && t["RecordsDeadLettered"] == 1 && t["RecordsProcessed"] == 301
     });
     let mut copied: Vec<String> =
         scan_all(&client, &copies).await.iter().map(|i| string(i.get("pk"))).collect();
     copied.sort();
-    let expected: Vec<String> = (0..40).map(|i| format!("o{i:02}")).collect();
+    let expected: Vec<String> = (0..300).map(|i| format!("o{i:03}")).collect();
     assert_eq!(copied, expected, "every other record is copied exactly once");
     let letters = dead_letters(&server, "copy-once");
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert_eq!(letters[0]["ErrorType"], "WriteRejected", "{letters:?}");
     assert_eq!(letters[0]["Record"]["eventName"], "MODIFY", "{letters:?}");
-    assert_eq!(letters[0]["Record"]["dynamodb"]["Keys"]["pk"]["S"], "o10", "{letters:?}");
-    assert_eq!(describe(&server, "copy-once")["WriteBacks"], 40, "{status}");
+    assert_eq!(letters[0]["Record"]["dynamodb"]["Keys"]["pk"]["S"], "o150", "{letters:?}");
+    assert_eq!(describe(&server, "copy-once")["WriteBacks"], 300, "{status}");
 }

@@ -38,8 +38,11 @@ pub(crate) const GROUP_BATCHES_MAX: usize = 128;
 /// Most records in a group of batches that commit together: a large batch size leaves fewer
 /// batches per group (10 000-record batches commit alone).
 pub(crate) const GROUP_RECORDS_MAX: usize = 1_000;
-/// Longest the task keeps invoking groups while earlier ones commit before it looks at its
-/// registration, replay requests and stop requests again.
+/// Most write-backs in one group: a group ends at the batch that reaches it, so one commit
+/// never holds more (a single batch may, up to its own `WritesMax` times its invocations).
+pub(crate) const GROUP_WRITES_MAX: usize = 10_000;
+/// Longest the task keeps invoking batches and groups before it looks at replay requests
+/// again; a stop request or a new registration ends a group at the next batch.
 pub(crate) const PIPELINE_SPAN_MAX: Duration = Duration::from_millis(250);
 
 /// How many batches of `batch_size` records may commit together.
@@ -162,7 +165,7 @@ pub(crate) async fn deliver(
         let invoked = {
             let (shared, active, first_retry) = (Arc::clone(shared), Arc::clone(active), first_retry.clone());
             tokio::task::spawn_blocking(move || {
-                let (pending, stop) = invoke_group(&shared, &active, &group, first_retry, base);
+                let (pending, stop) = invoke_group(&shared, &active, &group, first_retry, base, started);
                 (group, pending, stop)
             })
             .await
@@ -235,16 +238,24 @@ pub(crate) async fn deliver(
 /// `base` (the write-backs of the group still committing). Blocks.
 fn invoke_group(
     shared: &Shared,
-    active: &Active,
+    active: &Arc<Active>,
     group: &[Loaded],
     first_retry: Retry,
     base: Overlay,
+    started: Instant,
 ) -> (Pending, Option<Stop>) {
     let mut pending = Pending::new(group[0].checkpoint, base);
     let mut first_retry = Some(first_retry);
     for (j, loaded) in group.iter().enumerate() {
         if too_old(shared, active, loaded) {
             // Left to the next step, which sends it to the dead letters.
+            break;
+        }
+        // Stopping, a new registration, a full commit or the span's end: the batches so far
+        // commit, the rest wait for the next step.
+        let interrupted = shared.stopping() || !Arc::ptr_eq(&shared.active(), active);
+        let full = pending.writes.len() >= GROUP_WRITES_MAX;
+        if interrupted || (j > 0 && (full || started.elapsed() >= PIPELINE_SPAN_MAX)) {
             break;
         }
         let mut retry = first_retry
