@@ -125,3 +125,46 @@ async fn a_write_back_rejected_in_a_group_fails_only_its_own_batch() {
     assert_eq!(letters[0]["Record"]["dynamodb"]["Keys"]["pk"]["S"], "o150", "{letters:?}");
     assert_eq!(describe(&server, "copy-once")["WriteBacks"], 300, "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_batch_inside_a_group_is_dead_lettered_alone_and_the_rest_copied_once() {
+    let server = TestServer::start();
+    let client = server.client();
+    let orders = hash_table(&client, "orders").await;
+    let copies = hash_table(&client, "copies").await;
+    // Two poison records among 300: one in the first group, one in a pipelined later group.
+    let key = |i: usize| if i == 100 || i == 250 { format!("poison{i}") } else { format!("o{i:03}") };
+    put_keys(&client, &orders, (0..300).map(key)).await;
+    let put_prefix = format!(r#"{{"TableName":"{copies}","Item":{{"pk":{{"S":""#);
+    let put_suffix = r#""}},"ConditionExpression":"attribute_not_exists(pk)"}"#;
+    let body = format!(
+        "(if (i32.ge_s (call $find (local.get $ptr) (local.get $end) S1) (i32.const 0)) (then unreachable))\n{}\n    (i64.const 0)",
+        key_write_back("put")
+    );
+    let wat = module(&[r#""Keys":{"pk":{"S":""#, "poison", &put_prefix, put_suffix], &body);
+    register(
+        &server,
+        "poisoned",
+        json!({
+            "ModuleWat": wat, "TableName": orders, "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 1, "MaximumRetryAttempts": 1,
+        }),
+    );
+    wait_for(&server, "poisoned", "both poison records dead-lettered", |t| {
+        t["LagRecords"] == 0 && t["RecordsDeadLettered"] == 2 && t["RecordsProcessed"] == 300
+    });
+    let mut copied: Vec<String> =
+        scan_all(&client, &copies).await.iter().map(|i| string(i.get("pk"))).collect();
+    copied.sort();
+    let mut expected: Vec<String> = (0..300).map(key).filter(|k| !k.starts_with("poison")).collect();
+    expected.sort();
+    assert_eq!(copied, expected, "every other record is copied exactly once");
+    let letters = dead_letters(&server, "poisoned");
+    let mut poisoned: Vec<String> = letters
+        .iter()
+        .map(|l| l["Record"]["dynamodb"]["Keys"]["pk"]["S"].as_str().unwrap().to_string())
+        .collect();
+    poisoned.sort();
+    assert_eq!(poisoned, ["poison100", "poison250"], "{letters:?}");
+    assert!(letters.iter().all(|l| l["ErrorType"] == "Trap" && l["Attempts"] == 2.0), "{letters:?}");
+}

@@ -323,7 +323,9 @@ async fn settle(shared: &Arc<Shared>, active: &Arc<Active>, flight: InFlight, re
         let invoked: Vec<&Rec> = loaded.records.iter().filter(|r| r.matches).collect();
         return Flushed::Then(failed(shared, active, loaded, &invoked, failure, retry).await);
     }
-    // The batches before the rejected write's batch run again, as a group of their own.
+    // The batches before the rejected write's batch run again, as a group of their own; that
+    // batch then runs alone.
     retry.batches = Some(batch);
+    retry.refused_at = Some(group[batch].checkpoint + 1);
     Flushed::Then(Next::Continue)
 }

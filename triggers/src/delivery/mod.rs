@@ -129,6 +129,9 @@ struct Retry {
     attempts: u32,
     /// At most this many batches commit together (a write of a later batch was rejected).
     batches: Option<usize>,
+    /// The first seq of the batch whose write-back a group's commit refused: once the batches
+    /// before it have committed, it runs alone.
+    refused_at: Option<u64>,
 }
 
 /// What the task does after a step.
@@ -328,8 +331,13 @@ async fn step(
     };
     let loaded = &group[0];
     if loaded.checkpoint + 1 != retry.first_seq {
-        *retry = Retry { first_seq: loaded.checkpoint + 1, ..Retry::default() };
+        let refused_at = retry.refused_at.filter(|seq| *seq > loaded.checkpoint);
+        *retry = Retry { first_seq: loaded.checkpoint + 1, refused_at, ..Retry::default() };
     }
+    if retry.refused_at == Some(retry.first_seq) {
+        group.truncate(1);
+    }
+    let loaded = &group[0];
     if let Some((from, to)) = loaded.trimmed {
         let message = format!(
             "records {} to {} expired from the changelog (retention) before the trigger processed them",
@@ -385,7 +393,11 @@ async fn step(
         return windowed(shared, active, loaded, retry, limit, read_at).await;
     }
     let pipeline = group::Pipeline {
-        enabled: window.is_zero() && retry.limit.is_none() && retry.attempts == 0 && retry.batches.is_none(),
+        enabled: window.is_zero()
+            && retry.limit.is_none()
+            && retry.attempts == 0
+            && retry.batches.is_none()
+            && retry.refused_at.is_none(),
         limit,
         batches_max,
     };
