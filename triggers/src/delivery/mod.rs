@@ -11,9 +11,13 @@
 mod batch;
 pub(crate) mod dead_letter;
 mod group;
+mod invoke;
+mod outcome;
 mod overlay;
 mod replay;
+mod stamper;
 mod window;
+mod windowed;
 mod writes;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,22 +25,22 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use eddy_core::Store;
-use eddy_core::changelog::{ChangeFeed, format_sequence_number, parse_sequence_number};
-use eddy_core::store::{ConsumerCommit, ItemWrite};
+use eddy_core::changelog::{ChangeFeed, format_sequence_number};
 use eddy_streams::filter::FilterCriteria;
-use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
 use crate::delay::CommitStamps;
 use crate::error::BatchFailure;
 use crate::registry::TriggerConfig;
-use crate::sandbox::{CompiledModule, HostReader, Invocation, InvocationError};
+use crate::sandbox::CompiledModule;
 use crate::status::{LogLine, LogRing, State, Status};
 
 pub use replay::{ReplayOutcome, ReplayRequest};
 
-use batch::{Loaded, ReadSpec, Rec};
-use window::OpenWindow;
+use batch::ReadSpec;
+use invoke::{invoke_blocking, invoke_inputs};
+use outcome::{Committed, Deliver, backoff, commit, dead_letter, deliverable, failed};
+use stamper::{AbortOnDrop, stamp_commits};
 
 /// Longest chain of trigger write-backs: a change record carries how many write-backs led to
 /// it, and write-backs that would carry more than this many hops fail their batch (which then
@@ -228,47 +232,6 @@ pub(crate) async fn run(shared: Arc<Shared>, mut replays: mpsc::Receiver<ReplayR
     }
 }
 
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// How often the stamping task looks whether the trigger moved to another table or stops.
-const STAMPER_RECHECK: Duration = Duration::from_secs(1);
-
-/// Stamps each move of the source table's high watermark as it happens, on a task of its own
-/// so that a busy delivery task does not delay the stamps.
-async fn stamp_commits(shared: Arc<Shared>) {
-    while !shared.stopping() {
-        let table = shared.active().config.table_name.clone();
-        let Ok(mut rx) = shared.store.watch(&table) else {
-            tokio::time::sleep(STAMPER_RECHECK).await;
-            continue;
-        };
-        *shared.stamps() = CommitStamps::starting_at(*rx.borrow_and_update());
-        loop {
-            tokio::select! {
-                changed = rx.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                    let high_watermark = *rx.borrow_and_update();
-                    shared.stamps().stamp(high_watermark, Instant::now());
-                }
-                () = tokio::time::sleep(STAMPER_RECHECK) => {
-                    if shared.stopping() || shared.active().config.table_name != table {
-                        break;
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Reads up to `batches_max` batches of `limit` records after `after` (`None`: the checkpoint),
 /// off the async threads.
 async fn load(
@@ -351,7 +314,7 @@ async fn step(
     if loaded.records.is_empty() {
         *window_started = None;
         if tumbling {
-            return windowed(shared, active, loaded, retry, limit, read_at).await;
+            return windowed::windowed(shared, active, loaded, retry, limit, read_at).await;
         }
         return Next::Idle;
     }
@@ -390,7 +353,7 @@ async fn step(
     }
 
     if tumbling {
-        return windowed(shared, active, loaded, retry, limit, read_at).await;
+        return windowed::windowed(shared, active, loaded, retry, limit, read_at).await;
     }
     let pipeline = group::Pipeline {
         enabled: window.is_zero()
@@ -402,480 +365,4 @@ async fn step(
         batches_max,
     };
     group::deliver(shared, active, group, retry, pipeline).await
-}
-
-/// A step of a trigger with tumbling windows: closes the open window when the next record
-/// belongs to a later one or, with no records, once its end has passed by the server clock;
-/// otherwise delivers the records of the first record's window (never two windows at once).
-async fn windowed(
-    shared: &Arc<Shared>,
-    active: &Arc<Active>,
-    loaded: &Loaded,
-    retry: &mut Retry,
-    limit: usize,
-    read_at: u64,
-) -> Next {
-    let length = u64::from(active.config.tumbling_window_in_seconds);
-    let open = OpenWindow::decode(loaded.state.as_deref());
-    let first_start = loaded.records.first().map(|r| window::start_of(r.created_at_millis, length));
-    let part = |records: &[Rec]| Loaded {
-        checkpoint: loaded.checkpoint,
-        records: records.to_vec(),
-        trimmed: None,
-        state: None,
-        event_source_arn: loaded.event_source_arn.clone(),
-        table_id: loaded.table_id,
-    };
-    if let Some(open) = &open {
-        let end_millis = open.end.saturating_mul(1000);
-        match first_start {
-            // The window's final invocation, with no records left.
-            Some(start) if start != open.start => {
-                return deliver_window(shared, active, &part(&[]), retry, open.clone(), true).await;
-            }
-            None if read_at >= end_millis => {
-                return deliver_window(shared, active, &part(&[]), retry, open.clone(), true).await;
-            }
-            None => return Next::Sleep(Duration::from_millis(end_millis - read_at).min(WINDOW_POLL)),
-            Some(_) => {}
-        }
-    }
-    let Some(start) = first_start else { return Next::Idle };
-    let end = start + length;
-    let count =
-        loaded.records.iter().take_while(|r| window::start_of(r.created_at_millis, length) == start).count();
-    // Final when a record of a later window follows, or when every record was read and the
-    // window has ended (later records belong to later windows).
-    let is_final =
-        count < loaded.records.len() || (loaded.records.len() < limit && read_at >= end.saturating_mul(1000));
-    let state =
-        open.filter(|o| o.start == start).map_or_else(|| Value::Object(Default::default()), |o| o.state);
-    let window = OpenWindow { start, end, state };
-    deliver_window(shared, active, &part(&loaded.records[..count]), retry, window, is_final).await
-}
-
-/// Invokes the module on the records of one window (possibly none, for a final invocation) with
-/// the window's state, and commits the write-backs, the checkpoint and the new state together
-/// (the final invocation clears the state).
-async fn deliver_window(
-    shared: &Arc<Shared>,
-    active: &Arc<Active>,
-    loaded: &Loaded,
-    retry: &mut Retry,
-    window: OpenWindow,
-    is_final: bool,
-) -> Next {
-    let invoked: Vec<&Rec> = loaded.records.iter().filter(|r| r.matches).collect();
-    let checkpoint = loaded.records.last().map_or(loaded.checkpoint, |r| r.seq);
-    let records = loaded.records.len();
-    if invoked.is_empty() && !is_final {
-        return match commit(shared, checkpoint, Vec::new(), records, 0, None).await {
-            Committed::Done => Next::Continue,
-            Committed::Rejected(_) => Next::Sleep(STORE_RETRY),
-            Committed::Then(next) => next,
-        };
-    }
-    let shard_id = eddy_streams::shard::shard_id(loaded.table_id, "changelog", 1);
-    let input = window::Event {
-        records: &invoked,
-        window: &window,
-        shard_id: &shard_id,
-        event_source_arn: &loaded.event_source_arn,
-        is_final,
-    }
-    .to_json();
-    let first = invoked.first().map_or(checkpoint, |r| r.seq);
-    let reader: Arc<dyn HostReader> = Arc::new(writes::StoreReader::committed(shared.store.clone()));
-    let failure = match invoke_inputs(shared, active, vec![(first, input)], reader).await {
-        Err(failure) => failure,
-        Ok(done) => {
-            let saved = if is_final {
-                Ok(Vec::new())
-            } else {
-                let response = done.responses.first().cloned().unwrap_or(Value::Null);
-                window::returned_state(&response).map(|state| OpenWindow { state, ..window.clone() }.encode())
-            };
-            match saved {
-                Err(failure) => failure,
-                Ok(saved) => match deliverable(shared, active, loaded, &invoked, done, retry) {
-                    Deliver::Commit(writes) => {
-                        let count = writes.len();
-                        match commit(shared, checkpoint, writes, records, count, Some(saved)).await {
-                            Committed::Done => {
-                                if records == 0 {
-                                    // The checkpoint stayed: forget this window's attempts.
-                                    *retry = Retry { first_seq: checkpoint + 1, ..Retry::default() };
-                                }
-                                return Next::Continue;
-                            }
-                            Committed::Rejected(failure) => failure,
-                            Committed::Then(next) => return next,
-                        }
-                    }
-                    Deliver::Prefix => return Next::Continue,
-                    Deliver::Fail(failure) => failure,
-                },
-            }
-        }
-    };
-    if records > 0 {
-        return failed(shared, active, loaded, &invoked, failure, retry).await;
-    }
-    // A final invocation without records failed: retry it, and after the retries give the
-    // window up (its state is dropped; its records were checkpointed with earlier invocations).
-    let config = &active.config;
-    shared.status().failures += 1;
-    let start = window::rfc3339(window.start);
-    shared.error(format!("final invocation of the window starting {start}: {failure}"));
-    shared
-        .log_host(first, format!("eddy: final invocation of the window starting {start} failed: {failure}"));
-    retry.attempts += 1;
-    let exhausted = failure.is_permanent()
-        || (config.maximum_retry_attempts >= 0 && i64::from(retry.attempts) > config.maximum_retry_attempts);
-    if !exhausted {
-        return Next::Sleep(backoff(retry.attempts));
-    }
-    shared.log_host(
-        first,
-        format!("eddy: the window starting {start} was dropped after {} attempts", retry.attempts),
-    );
-    match commit(shared, checkpoint, Vec::new(), 0, 0, Some(Vec::new())).await {
-        Committed::Done => {
-            *retry = Retry { first_seq: checkpoint + 1, ..Retry::default() };
-            Next::Continue
-        }
-        Committed::Rejected(_) => Next::Sleep(STORE_RETRY),
-        Committed::Then(next) => next,
-    }
-}
-
-/// What to do with a successful invocation.
-enum Deliver {
-    Commit(Vec<ItemWrite>),
-    /// The guest failed records after the first: deliver the prefix before them first.
-    Prefix,
-    Fail(BatchFailure),
-}
-
-fn deliverable(
-    shared: &Shared,
-    active: &Active,
-    loaded: &Loaded,
-    invoked: &[&Rec],
-    done: Done,
-    retry: &mut Retry,
-) -> Deliver {
-    let config = &active.config;
-    if config.report_batch_item_failures && !done.failures.is_empty() {
-        let mut lowest = u64::MAX;
-        for identifier in &done.failures {
-            match parse_sequence_number(identifier).filter(|seq| invoked.iter().any(|r| r.seq == *seq)) {
-                Some(seq) => lowest = lowest.min(seq),
-                None => return Deliver::Fail(BatchFailure::UnknownItem { identifier: identifier.clone() }),
-            }
-        }
-        if lowest == invoked[0].seq {
-            return Deliver::Fail(BatchFailure::ItemFailed {
-                sequence_number: format_sequence_number(lowest),
-            });
-        }
-        // The write-backs cannot be split by record, so the records before the failed one run
-        // again as a batch of their own and commit with their write-backs; the failed record
-        // then heads the next batch.
-        retry.limit = Some(loaded.records.iter().take_while(|r| r.seq < lowest).count());
-        return Deliver::Prefix;
-    }
-    let hops = invoked.iter().map(|r| r.hops).max().unwrap_or(0).saturating_add(1);
-    if !done.writes.is_empty() && hops > HOPS_MAX {
-        return Deliver::Fail(BatchFailure::HopLimit { hops, max: HOPS_MAX });
-    }
-    match writes::item_writes(&shared.store, &config.table_name, &done.writes, hops) {
-        Ok(writes) => Deliver::Commit(writes),
-        Err(failure) => Deliver::Fail(failure),
-    }
-}
-
-/// A failed attempt: bisect, back off, or give up and dead-letter.
-async fn failed(
-    shared: &Arc<Shared>,
-    active: &Arc<Active>,
-    loaded: &Loaded,
-    invoked: &[&Rec],
-    failure: BatchFailure,
-    retry: &mut Retry,
-) -> Next {
-    let config = &active.config;
-    let first = invoked.first().map_or(retry.first_seq, |r| r.seq);
-    {
-        let mut status = shared.status();
-        status.failures += 1;
-    }
-    shared.error(format!("batch starting at {}: {failure}", format_sequence_number(first)));
-    shared.log_host(first, format!("eddy: batch of {} records failed: {failure}", invoked.len()));
-    if config.bisect_batch_on_function_error && invoked.len() > 1 {
-        // Bisection does not count as a retry (as in Lambda): the halves are tried at once.
-        let last_of_half = invoked[invoked.len() / 2 - 1].seq;
-        retry.limit = Some(loaded.records.iter().take_while(|r| r.seq <= last_of_half).count());
-        return Next::Continue;
-    }
-    retry.attempts += 1;
-    let exhausted = failure.is_permanent()
-        || (config.maximum_retry_attempts >= 0 && i64::from(retry.attempts) > config.maximum_retry_attempts);
-    if exhausted {
-        // A record the guest reported failed goes alone: the records after it were not reported
-        // and run again in the next batch.
-        let range = match failure {
-            BatchFailure::ItemFailed { .. } => {
-                let end = loaded.records.iter().take_while(|r| r.seq <= first).count();
-                &loaded.records[..end]
-            }
-            _ => &loaded.records[..],
-        };
-        return dead_letter(shared, active, range, &failure, retry.attempts).await;
-    }
-    retry.limit = Some(loaded.records.len());
-    Next::Sleep(backoff(retry.attempts))
-}
-
-/// The wait before retry `attempt` (1-based).
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    let factor = 1u32 << attempt.saturating_sub(1).min(16);
-    BACKOFF_INITIAL.saturating_mul(factor).min(BACKOFF_MAX)
-}
-
-/// Sends the matching records of `range` to the dead-letter table and moves the checkpoint
-/// past the whole range, in one commit.
-async fn dead_letter(
-    shared: &Arc<Shared>,
-    active: &Arc<Active>,
-    range: &[Rec],
-    failure: &BatchFailure,
-    attempts: u32,
-) -> Next {
-    let Some(last) = range.last() else { return Next::Continue };
-    let config = &active.config;
-    if let Err(e) = dead_letter::ensure_table(&shared.store, &config.dead_letter_table).await {
-        shared.error(format!("cannot use dead-letter table {}: {e}", config.dead_letter_table));
-        return Next::Sleep(BACKOFF_MAX);
-    }
-    let now = shared.store.now_millis();
-    let writes: Vec<ItemWrite> = range
-        .iter()
-        .filter(|r| r.matches)
-        .map(|r| {
-            dead_letter::DeadLetter {
-                trigger: &shared.name,
-                source_table: &config.table_name,
-                seq: r.seq,
-                hops: r.hops,
-                record: &r.json,
-                record_text: &r.text,
-                failure,
-                attempts,
-                now_millis: now,
-            }
-            .write(&config.dead_letter_table)
-        })
-        .collect();
-    let count = writes.len();
-    let first = range[0].seq;
-    shared.log_host(
-        first,
-        format!("eddy: {count} records sent to dead-letter table {}: {failure}", config.dead_letter_table),
-    );
-    match commit(shared, last.seq, writes, range.len(), 0, None).await {
-        Committed::Done => {
-            shared.status().records_dead_lettered += count as u64;
-            Next::Continue
-        }
-        Committed::Rejected(f) => {
-            shared.error(format!("writing dead letters to {} failed: {f}", config.dead_letter_table));
-            Next::Sleep(BACKOFF_MAX)
-        }
-        Committed::Then(next) => next,
-    }
-}
-
-/// How a commit went.
-pub(crate) enum Committed {
-    /// Write-backs and checkpoint are durable.
-    Done,
-    /// A write was rejected; nothing was written.
-    Rejected(BatchFailure),
-    /// Not committed for another reason; do this next.
-    Then(Next),
-}
-
-/// Commits `writes` with the checkpoint at `checkpoint`, atomically; `state` replaces the
-/// consumer's saved window (empty: none) when given.
-async fn commit(
-    shared: &Arc<Shared>,
-    checkpoint: u64,
-    writes: Vec<ItemWrite>,
-    records: usize,
-    write_backs: usize,
-    state: Option<Vec<u8>>,
-) -> Committed {
-    let described: Vec<(&'static str, String)> = writes
-        .iter()
-        .map(|w| {
-            let function = match w.action {
-                eddy_core::store::WriteAction::Put(_) => "put_item",
-                eddy_core::store::WriteAction::Update(_) => "update_item",
-                eddy_core::store::WriteAction::Delete => "delete_item",
-            };
-            (function, w.table.clone())
-        })
-        .collect();
-    let commit = ConsumerCommit { name: shared.consumer.clone(), checkpoint, writes, state };
-    match shared.store.commit_consumer(commit).await {
-        Ok(_) => {
-            let now = shared.store.now_millis();
-            let mut status = shared.status();
-            status.records_processed += records as u64;
-            status.write_backs += write_backs as u64;
-            status.last_processed_millis = Some(now);
-            Committed::Done
-        }
-        Err(eddy_core::Error::WriteRejected { index, reason }) => {
-            let (function, table) = described.get(index).cloned().unwrap_or(("put_item", String::new()));
-            Committed::Rejected(BatchFailure::WriteRejected {
-                index,
-                function,
-                table,
-                message: reason.to_string(),
-            })
-        }
-        // The checkpoint moved or the consumer changed under us: read again.
-        Err(eddy_core::Error::Validation { message }) => {
-            shared.error(format!("checkpoint not taken: {message}"));
-            Committed::Then(Next::Sleep(STORE_RETRY))
-        }
-        Err(eddy_core::Error::ResourceNotFound { message }) => Committed::Then(Next::Fail(message)),
-        Err(eddy_core::Error::Unavailable { .. }) => Committed::Then(Next::Stop),
-        Err(e) => {
-            shared.error(format!("committing the batch failed: {e}"));
-            Committed::Then(Next::Sleep(STORE_RETRY))
-        }
-    }
-}
-
-/// What the invocations of one batch produced together.
-pub(crate) struct Done {
-    pub failures: Vec<String>,
-    pub writes: Vec<crate::sandbox::WriteBack>,
-    /// The responses, in invocation order.
-    pub responses: Vec<Value>,
-}
-
-/// Invokes the module on the records, split into `ParallelizationFactor` concurrent
-/// invocations by item key. Any failed invocation fails the batch. `get_item` reads through
-/// `reader`. Blocks: call it off the async threads.
-fn invoke_blocking(
-    shared: &Shared,
-    active: &Active,
-    records: &[&Rec],
-    reader: Arc<dyn HostReader>,
-) -> Result<Done, BatchFailure> {
-    let groups = batch::split_by_key(records, active.config.parallelization_factor as usize);
-    let inputs =
-        groups.iter().map(|group| (group[0].seq, batch::batch_json(group.iter().copied()))).collect();
-    run_inputs(shared, active, inputs, reader)
-}
-
-/// Invokes the module once per input (the first seq it covers, for the logs), on the async
-/// threads' behalf.
-async fn invoke_inputs(
-    shared: &Arc<Shared>,
-    active: &Arc<Active>,
-    inputs: Vec<(u64, Vec<u8>)>,
-    reader: Arc<dyn HostReader>,
-) -> Result<Done, BatchFailure> {
-    let (shared, active) = (Arc::clone(shared), Arc::clone(active));
-    tokio::task::spawn_blocking(move || run_inputs(&shared, &active, inputs, reader)).await.unwrap_or_else(
-        |e| {
-            Err(BatchFailure::Invocation(InvocationError::Instantiate(format!(
-                "the invocation thread failed: {e}"
-            ))))
-        },
-    )
-}
-
-/// Invokes the module once per input: one input on this thread, several at once on threads
-/// of their own. Blocks.
-fn run_inputs(
-    shared: &Shared,
-    active: &Active,
-    inputs: Vec<(u64, Vec<u8>)>,
-    reader: Arc<dyn HostReader>,
-) -> Result<Done, BatchFailure> {
-    let module = &active.module;
-    let results: Vec<(u64, Result<Invocation, InvocationError>)> = if inputs.len() == 1 {
-        inputs.into_iter().map(|(first, input)| (first, module.invoke(&input, reader.clone()))).collect()
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = inputs
-                .into_iter()
-                .map(|(first, input)| {
-                    let reader = Arc::clone(&reader);
-                    (first, scope.spawn(move || module.invoke(&input, reader)))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|(first, handle)| {
-                    let result = handle.join().unwrap_or_else(|_| {
-                        Err(InvocationError::Instantiate("the invocation thread failed".to_string()))
-                    });
-                    (first, result)
-                })
-                .collect()
-        })
-    };
-    let now = shared.store.now_millis();
-    {
-        let mut status = shared.status();
-        status.invocations += results.len() as u64;
-    }
-    let mut done = Done { failures: Vec::new(), writes: Vec::new(), responses: Vec::new() };
-    let mut first_error = None;
-    for (first, result) in results {
-        match result {
-            Ok(invocation) => {
-                let mut logs = shared.logs();
-                for line in invocation.logs {
-                    logs.push(LogLine {
-                        at_millis: now,
-                        sequence_number: format_sequence_number(first),
-                        line,
-                    });
-                }
-                drop(logs);
-                done.failures.extend(invocation.batch_item_failures);
-                done.writes.extend(invocation.writes);
-                done.responses.push(invocation.response);
-            }
-            Err(e) => {
-                shared.log_host(first, format!("eddy: invocation failed: {e}"));
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match first_error {
-        Some(e) => Err(BatchFailure::Invocation(e)),
-        None => Ok(done),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_its_bound() {
-        assert_eq!(backoff(1), BACKOFF_INITIAL);
-        assert_eq!(backoff(2), BACKOFF_INITIAL * 2);
-        assert_eq!(backoff(4), BACKOFF_INITIAL * 8);
-        assert_eq!(backoff(40), BACKOFF_MAX);
-    }
 }
