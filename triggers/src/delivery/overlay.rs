@@ -1,38 +1,42 @@
-//! The items that write-backs of earlier batches of a group will have written once the group
-//! commits: a batch's `get_item` sees them, as it would have had each batch committed alone.
+//! The items that write-backs of earlier batches will have written once they commit: the
+//! batches before in the same group, and the group whose commit is still in flight. A batch's
+//! `get_item` sees them, as it would have had each batch committed alone.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use eddy_core::store::{ItemWrite, WriteAction};
 use eddy_core::{Item, PrimaryKey, Store};
 
-/// Items written by buffered write-backs, by table and key, as of the last one. Like the
-/// sandbox's own overlay it assumes every buffered write will succeed: a rejected write fails
-/// the commit of the whole group, and the batches run again from committed state.
+/// Items by table and encoded key (the store's own key bytes, so keys compare as the store
+/// compares them); `None`: deleted.
+type Items = HashMap<(String, Vec<u8>), Option<Item>>;
+
+/// Items written by buffered write-backs, as of the last one. Like the sandbox's own overlay
+/// it assumes every buffered write will succeed: a rejected write fails the commit of the whole
+/// group, and the batches run again from committed state.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Overlay {
-    /// `None`: deleted. Few entries (a group's write-backs), so a list is searched.
-    items: Vec<(String, PrimaryKey, Option<Item>)>,
+    /// This group's writes.
+    items: Arc<Items>,
     /// The writes of the group whose commit is still in flight, under this group's own.
-    base: Option<Arc<Overlay>>,
+    base: Option<Arc<Items>>,
 }
 
 impl Overlay {
     /// An empty overlay on top of `previous`'s own writes: those of the group committing
     /// while this one runs. The groups before it have committed, so their writes are left out.
+    /// Shares `previous`'s items; nothing is copied.
     pub fn after(previous: &Overlay) -> Self {
-        let base = Overlay { items: previous.items.clone(), base: None };
-        Overlay { items: Vec::new(), base: (!base.items.is_empty()).then(|| Arc::new(base)) }
+        let base = (!previous.items.is_empty()).then(|| Arc::clone(&previous.items));
+        Overlay { items: Arc::default(), base }
     }
 
     /// The item as the buffered writes leave it: `None` when they do not touch it,
     /// `Some(None)` when they delete it.
     pub fn get(&self, table: &str, key: &PrimaryKey) -> Option<&Option<Item>> {
-        self.items
-            .iter()
-            .find(|(t, k, _)| t == table && k == key)
-            .map(|(_, _, item)| item)
-            .or_else(|| self.base.as_ref().and_then(|base| base.get(table, key)))
+        let id = (table.to_string(), key.encode());
+        self.items.get(&id).or_else(|| self.base.as_ref().and_then(|base| base.get(&id)))
     }
 
     /// Applies `writes`, in order, on top of the committed state and the writes before them.
@@ -62,10 +66,7 @@ impl Overlay {
                     }
                 }
             };
-            match self.items.iter_mut().find(|(t, k, _)| *t == write.table && *k == write.key) {
-                Some(entry) => entry.2 = after,
-                None => self.items.push((write.table.clone(), write.key.clone(), after)),
-            }
+            Arc::make_mut(&mut self.items).insert((write.table.clone(), write.key.encode()), after);
         }
         Ok(())
     }
