@@ -184,8 +184,13 @@ impl Progress {
     pub async fn commit(&self, store: &Store, name: &str, checkpoint: u64) -> Result<(), ConnectorError> {
         let state = serde_json::to_vec(self)
             .map_err(|e| ConnectorError::Corrupt { name: name.into(), reason: e.to_string() })?;
-        let commit =
-            ConsumerCommit { name: consumer_name(name), checkpoint, writes: Vec::new(), state: Some(state) };
+        let commit = ConsumerCommit {
+            name: consumer_name(name),
+            checkpoint,
+            writes: Vec::new(),
+            state: Some(state),
+            counters: None,
+        };
         store.commit_consumer(commit).await?;
         Ok(())
     }

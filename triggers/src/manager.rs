@@ -21,7 +21,7 @@ use crate::delivery::{self, Active, ReplayOutcome, ReplayRequest, Shared, dead_l
 use crate::error::TriggerError;
 use crate::registry::{self, DOCUMENT_KIND, Registration, StoredTrigger, TRIGGERS_MAX};
 use crate::sandbox::{Runtime, RuntimeConfig};
-use crate::status::{LogRing, State, Status};
+use crate::status::{LogRing, State, Status, Totals};
 
 /// Replay requests queued per trigger.
 const REPLAY_QUEUE_MAX: usize = 4;
@@ -95,7 +95,10 @@ impl TriggerManager {
             match manager.compile(&stored).await {
                 Ok(active) => {
                     let state = if active.config.enabled { State::Enabled } else { State::Disabled };
-                    manager.spawn(&name, active, Status::new(state));
+                    // The counters continue from the last commit.
+                    let counters =
+                        manager.store.consumer(&registry::consumer_name(&name)).ok().and_then(|c| c.counters);
+                    manager.spawn(&name, active, Status::resumed(state, Totals::decode(counters.as_deref())));
                 }
                 Err(e) => {
                     tracing::error!("trigger {name} not started: {e}");

@@ -1,8 +1,10 @@
 //! A trigger's live status (state, last error, counters) and the bounded ring of its captured
-//! guest logs. Both live in memory: counters start at zero when the server starts.
+//! guest logs. The counters are committed with every checkpoint (the consumer's counters), so
+//! they survive restarts as of the last commit; the rest lives in memory.
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::delay::DelayHistogram;
@@ -93,6 +95,54 @@ impl Status {
             out["LastProcessedTime"] = json!(at as f64 / 1000.0);
         }
         out
+    }
+}
+
+/// The counters a trigger commits with its checkpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Totals {
+    pub invocations: u64,
+    pub failures: u64,
+    pub records_processed: u64,
+    pub records_dead_lettered: u64,
+    pub write_backs: u64,
+}
+
+impl Totals {
+    /// The bytes committed with a checkpoint.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Committed counters; unreadable or absent ones count from zero.
+    pub fn decode(bytes: Option<&[u8]>) -> Totals {
+        bytes.and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default()
+    }
+}
+
+impl Status {
+    /// The counters as they are now.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            invocations: self.invocations,
+            failures: self.failures,
+            records_processed: self.records_processed,
+            records_dead_lettered: self.records_dead_lettered,
+            write_backs: self.write_backs,
+        }
+    }
+
+    /// A status in `state` whose counters continue from `totals`.
+    pub fn resumed(state: State, totals: Totals) -> Self {
+        Status {
+            invocations: totals.invocations,
+            failures: totals.failures,
+            records_processed: totals.records_processed,
+            records_dead_lettered: totals.records_dead_lettered,
+            write_backs: totals.write_backs,
+            ..Status::new(state)
+        }
     }
 }
 

@@ -64,6 +64,11 @@ pub struct Consumer {
     /// at most [`CONSUMER_STATE_BYTES_MAX`] bytes.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "state_bytes")]
     pub state: Option<Vec<u8>>,
+    /// Opaque counters the consumer committed with its checkpoint (a trigger's totals), kept
+    /// apart from `state` so that either can be replaced alone; at most
+    /// [`CONSUMER_STATE_BYTES_MAX`] bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "state_bytes")]
+    pub counters: Option<Vec<u8>>,
 }
 
 impl Consumer {
@@ -86,6 +91,9 @@ pub struct ConsumerCommit {
     /// `Some` replaces the consumer's opaque state in the same commit (empty bytes clear it);
     /// `None` leaves it as it is.
     pub state: Option<Vec<u8>>,
+    /// `Some` replaces the consumer's opaque counters in the same commit (empty bytes clear
+    /// them); `None` leaves them as they are.
+    pub counters: Option<Vec<u8>>,
 }
 
 /// The state as base64 inside the consumer's JSON record.
@@ -183,6 +191,7 @@ pub(crate) fn execute(
                 checkpointed_at_millis: None,
                 status: ConsumerStatus::Active,
                 state: None,
+                counters: None,
             };
             consumers.insert(name.as_str(), encode(&consumer)?.as_slice())?;
             Ok(Ok(consumer))
@@ -193,7 +202,7 @@ pub(crate) fn execute(
                 Ok(c) => c,
                 Err(e) => return Ok(Err(e)),
             };
-            Ok(Ok(store_checkpoint(txn, consumer, seq, None, now_millis)?))
+            Ok(Ok(store_checkpoint(txn, consumer, seq, None, None, now_millis)?))
         }
         ConsumerOp::Delete { name } => {
             let Some(bytes) = consumers.remove(name.as_str())?.map(|g| g.value().to_vec()) else {
@@ -244,18 +253,23 @@ pub(crate) fn check_state(name: &str, state: Option<&[u8]>) -> Result<(), Error>
     }
 }
 
-/// Writes a checked checkpoint, and the state when `state` is `Some` (empty clears it).
+/// Writes a checked checkpoint, and the state and the counters when they are `Some` (empty
+/// clears them).
 pub(crate) fn store_checkpoint(
     txn: &WriteTransaction,
     mut consumer: Consumer,
     seq: u64,
     state: Option<Vec<u8>>,
+    counters: Option<Vec<u8>>,
     now_millis: u64,
 ) -> Result<Consumer, Error> {
     consumer.checkpoint = seq;
     consumer.checkpointed_at_millis = Some(now_millis);
     if let Some(state) = state {
         consumer.state = if state.is_empty() { None } else { Some(state) };
+    }
+    if let Some(counters) = counters {
+        consumer.counters = if counters.is_empty() { None } else { Some(counters) };
     }
     txn.open_table(layout::CONSUMERS)?.insert(consumer.name.as_str(), encode(&consumer)?.as_slice())?;
     Ok(consumer)

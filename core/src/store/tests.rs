@@ -301,6 +301,7 @@ mod consumers {
             checkpoint: last,
             writes: vec![add_total("alice", 5), add_total("alice", 7), add_total("bob", 1)],
             state: None,
+            counters: None,
         };
         block_on(store.commit_consumer(commit)).unwrap();
         let total = store
@@ -326,6 +327,7 @@ mod consumers {
             checkpoint: 1,
             writes: vec![add_total("alice", 1), bad],
             state: None,
+            counters: None,
         };
         let err = block_on(store.commit_consumer(commit)).unwrap_err();
         assert!(matches!(err, Error::WriteRejected { index: 1, .. }), "{err}");
@@ -349,6 +351,7 @@ mod consumers {
             checkpoint,
             writes: vec![add_total("alice", 1)],
             state,
+            counters: None,
         };
         block_on(store.commit_consumer(commit(1, Some(vec![0, 255, b'{'])))).unwrap();
         assert_eq!(store.consumer("view").unwrap().state, Some(vec![0, 255, b'{']));
@@ -370,6 +373,19 @@ mod consumers {
             .unwrap()
             .and_then(|i| i.get("amount").cloned());
         assert_eq!(total, Some(AttributeValue::N(Number::parse("3").unwrap())));
+        // Counters are replaced apart from the state, and kept when not given.
+        let counted = ConsumerCommit {
+            name: "view".into(),
+            checkpoint: 3,
+            writes: Vec::new(),
+            state: Some(vec![1]),
+            counters: Some(b"{\"n\":3}".to_vec()),
+        };
+        block_on(store.commit_consumer(counted)).unwrap();
+        block_on(store.commit_consumer(commit(4, Some(vec![2])))).unwrap();
+        let consumer = store.consumer("view").unwrap();
+        assert_eq!(consumer.state, Some(vec![2]));
+        assert_eq!(consumer.counters.as_deref(), Some(&b"{\"n\":3}"[..]));
     }
 
     #[test]

@@ -264,7 +264,9 @@ impl Writer {
                 batch.pending.push(deferred(reply, result));
             }
             Command::ConsumerCommit { commit, reply } => {
-                let checked = match consumer::check_state(&commit.name, commit.state.as_deref()) {
+                let sizes = consumer::check_state(&commit.name, commit.state.as_deref())
+                    .and_then(|()| consumer::check_state(&commit.name, commit.counters.as_deref()));
+                let checked = match sizes {
                     Err(e) => Ok(Err(e)),
                     Ok(()) => consumer::checked_checkpoint(txn, &commit.name, commit.checkpoint),
                 };
@@ -286,6 +288,7 @@ impl Writer {
                                         current,
                                         commit.checkpoint,
                                         commit.state,
+                                        commit.counters,
                                         self.clock.now_millis(),
                                     )?;
                                     Ok(outcomes)

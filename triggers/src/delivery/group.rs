@@ -100,7 +100,9 @@ impl Pending {
         let Pending { writes, write_ends, records, write_backs, checkpoint, overlay, .. } = self;
         let task = (!write_ends.is_empty()).then(|| {
             let shared = Arc::clone(shared);
-            tokio::spawn(async move { commit(&shared, checkpoint, writes, records, write_backs, None).await })
+            tokio::spawn(
+                async move { commit(&shared, checkpoint, writes, records, write_backs, 0, None).await },
+            )
         });
         InFlight { group, write_ends, retry, last_seq: checkpoint, overlay, task }
     }

@@ -147,11 +147,8 @@ pub(super) async fn dead_letter(
         first,
         format!("eddy: {count} records sent to dead-letter table {}: {failure}", config.dead_letter_table),
     );
-    match commit(shared, last.seq, writes, range.len(), 0, None).await {
-        Committed::Done => {
-            shared.status().records_dead_lettered += count as u64;
-            Next::Continue
-        }
+    match commit(shared, last.seq, writes, range.len(), 0, count, None).await {
+        Committed::Done => Next::Continue,
         Committed::Rejected(f) => {
             shared.error(format!("writing dead letters to {} failed: {f}", config.dead_letter_table));
             Next::Sleep(BACKOFF_MAX)
@@ -170,14 +167,16 @@ pub(crate) enum Committed {
     Then(Next),
 }
 
-/// Commits `writes` with the checkpoint at `checkpoint`, atomically; `state` replaces the
-/// consumer's saved window (empty: none) when given.
+/// Commits `writes` with the checkpoint at `checkpoint`, atomically, together with the
+/// trigger's counters grown by `records` processed, `write_backs` and `dead_lettered`; `state`
+/// replaces the consumer's saved window (empty: none) when given.
 pub(super) async fn commit(
     shared: &Arc<Shared>,
     checkpoint: u64,
     writes: Vec<ItemWrite>,
     records: usize,
     write_backs: usize,
+    dead_lettered: usize,
     state: Option<Vec<u8>>,
 ) -> Committed {
     let described: Vec<(&'static str, String)> = writes
@@ -191,13 +190,23 @@ pub(super) async fn commit(
             (function, w.table.clone())
         })
         .collect();
-    let commit = ConsumerCommit { name: shared.consumer.clone(), checkpoint, writes, state };
+    // The counters as they stand once this commit lands, committed with it.
+    let counters = {
+        let mut totals = shared.status().totals();
+        totals.records_processed += records as u64;
+        totals.write_backs += write_backs as u64;
+        totals.records_dead_lettered += dead_lettered as u64;
+        totals.encode()
+    };
+    let commit =
+        ConsumerCommit { name: shared.consumer.clone(), checkpoint, writes, state, counters: Some(counters) };
     match shared.store.commit_consumer(commit).await {
         Ok(_) => {
             let now = shared.store.now_millis();
             let mut status = shared.status();
             status.records_processed += records as u64;
             status.write_backs += write_backs as u64;
+            status.records_dead_lettered += dead_lettered as u64;
             status.last_processed_millis = Some(now);
             Committed::Done
         }

@@ -72,7 +72,7 @@ async fn replay(shared: &Arc<Shared>, limit: usize) -> Result<ReplayOutcome, Tri
                 writes.push(dead_letter::delete(&table, letter.seq));
                 let count = writes.len() - 1;
                 let checkpoint = shared.store.consumer(&shared.consumer)?.checkpoint;
-                match commit(shared, checkpoint, writes, 0, count, None).await {
+                match commit(shared, checkpoint, writes, 0, count, 0, None).await {
                     Committed::Done => {
                         outcome.replayed.push(sequence_number);
                         continue;
@@ -97,7 +97,7 @@ async fn replay(shared: &Arc<Shared>, limit: usize) -> Result<ReplayOutcome, Tri
             hops: 0,
         };
         let checkpoint = shared.store.consumer(&shared.consumer)?.checkpoint;
-        let _ = commit(shared, checkpoint, vec![update], 0, 0, None).await;
+        let _ = commit(shared, checkpoint, vec![update], 0, 0, 0, None).await;
         outcome.failed.push((sequence_number, failure));
     }
     Ok(outcome)

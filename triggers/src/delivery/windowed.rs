@@ -80,7 +80,7 @@ async fn deliver_window(
     let checkpoint = loaded.records.last().map_or(loaded.checkpoint, |r| r.seq);
     let records = loaded.records.len();
     if invoked.is_empty() && !is_final {
-        return match commit(shared, checkpoint, Vec::new(), records, 0, None).await {
+        return match commit(shared, checkpoint, Vec::new(), records, 0, 0, None).await {
             Committed::Done => Next::Continue,
             Committed::Rejected(_) => Next::Sleep(STORE_RETRY),
             Committed::Then(next) => next,
@@ -111,7 +111,7 @@ async fn deliver_window(
                 Ok(saved) => match deliverable(shared, active, loaded, &invoked, done, retry) {
                     Deliver::Commit(writes) => {
                         let count = writes.len();
-                        match commit(shared, checkpoint, writes, records, count, Some(saved)).await {
+                        match commit(shared, checkpoint, writes, records, count, 0, Some(saved)).await {
                             Committed::Done => {
                                 if records == 0 {
                                     // The checkpoint stayed: forget this window's attempts.
@@ -150,7 +150,7 @@ async fn deliver_window(
         first,
         format!("eddy: the window starting {start} was dropped after {} attempts", retry.attempts),
     );
-    match commit(shared, checkpoint, Vec::new(), 0, 0, Some(Vec::new())).await {
+    match commit(shared, checkpoint, Vec::new(), 0, 0, 0, Some(Vec::new())).await {
         Committed::Done => {
             *retry = Retry { first_seq: checkpoint + 1, ..Retry::default() };
             Next::Continue
