@@ -44,16 +44,8 @@ pub struct Status {
     pub state: State,
     /// The last failure, with its time (milliseconds since the epoch).
     pub last_error: Option<(String, u64)>,
-    /// Invocations of the module (each parallel part counts).
-    pub invocations: u64,
-    /// Failed invocations and rejected commits.
-    pub failures: u64,
-    /// Records checkpointed past: delivered, filtered out or dead-lettered.
-    pub records_processed: u64,
-    /// Records sent to the dead-letter table.
-    pub records_dead_lettered: u64,
-    /// Write-backs committed.
-    pub write_backs: u64,
+    /// The counters, committed with every checkpoint.
+    pub totals: Totals,
     /// Time of the last successful commit, milliseconds since the epoch.
     pub last_processed_millis: Option<u64>,
     /// Commit -> invocation delays of first deliveries (retries left out).
@@ -63,14 +55,15 @@ pub struct Status {
 impl Status {
     /// A fresh status in `state`.
     pub fn new(state: State) -> Self {
+        Status::resumed(state, Totals::default())
+    }
+
+    /// A status in `state` whose counters continue from `totals`.
+    pub fn resumed(state: State, totals: Totals) -> Self {
         Status {
             state,
             last_error: None,
-            invocations: 0,
-            failures: 0,
-            records_processed: 0,
-            records_dead_lettered: 0,
-            write_backs: 0,
+            totals,
             last_processed_millis: None,
             invocation_delay: DelayHistogram::default(),
         }
@@ -78,15 +71,10 @@ impl Status {
 
     /// The status fields of `GET /v1/triggers/{name}`.
     pub fn to_json(&self) -> Value {
-        let mut out = json!({
-            "State": self.state.as_str(),
-            "Invocations": self.invocations,
-            "Failures": self.failures,
-            "RecordsProcessed": self.records_processed,
-            "RecordsDeadLettered": self.records_dead_lettered,
-            "WriteBacks": self.write_backs,
-            "InvocationDelay": self.invocation_delay.to_json(),
-        });
+        // The counters under the names they are committed with.
+        let mut out = serde_json::to_value(self.totals).unwrap_or_else(|_| json!({}));
+        out["State"] = self.state.as_str().into();
+        out["InvocationDelay"] = self.invocation_delay.to_json();
         if let Some((message, at)) = &self.last_error {
             out["LastError"] = message.clone().into();
             out["LastErrorTime"] = json!(*at as f64 / 1000.0);
@@ -98,14 +86,20 @@ impl Status {
     }
 }
 
-/// The counters a trigger commits with its checkpoint.
+/// The counters a trigger commits with its checkpoint; their JSON names are those of
+/// `GET /v1/triggers/{name}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Totals {
+    /// Invocations of the module (each parallel part counts).
     pub invocations: u64,
+    /// Failed invocations and rejected commits.
     pub failures: u64,
+    /// Records checkpointed past: delivered, filtered out or dead-lettered.
     pub records_processed: u64,
+    /// Records sent to the dead-letter table.
     pub records_dead_lettered: u64,
+    /// Write-backs committed.
     pub write_backs: u64,
 }
 
@@ -118,31 +112,6 @@ impl Totals {
     /// Committed counters; unreadable or absent ones count from zero.
     pub fn decode(bytes: Option<&[u8]>) -> Totals {
         bytes.and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default()
-    }
-}
-
-impl Status {
-    /// The counters as they are now.
-    pub fn totals(&self) -> Totals {
-        Totals {
-            invocations: self.invocations,
-            failures: self.failures,
-            records_processed: self.records_processed,
-            records_dead_lettered: self.records_dead_lettered,
-            write_backs: self.write_backs,
-        }
-    }
-
-    /// A status in `state` whose counters continue from `totals`.
-    pub fn resumed(state: State, totals: Totals) -> Self {
-        Status {
-            invocations: totals.invocations,
-            failures: totals.failures,
-            records_processed: totals.records_processed,
-            records_dead_lettered: totals.records_dead_lettered,
-            write_backs: totals.write_backs,
-            ..Status::new(state)
-        }
     }
 }
 

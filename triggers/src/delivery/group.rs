@@ -208,7 +208,7 @@ pub(crate) async fn deliver(
         }
         let readable = pending.readable;
         let committing = pending.commit(shared, loaded, first_retry);
-        let current = Arc::ptr_eq(&shared.active(), active) && active.config.enabled && !shared.stopping();
+        let current = shared.runs(active);
         let go_on = pipeline.enabled
             && readable
             && current
@@ -255,7 +255,7 @@ fn invoke_group(
         }
         // Stopping, a new registration, a full commit or the span's end: the batches so far
         // commit, the rest wait for the next step.
-        let interrupted = shared.stopping() || !Arc::ptr_eq(&shared.active(), active);
+        let interrupted = !shared.runs(active);
         let full = pending.writes.len() >= GROUP_WRITES_MAX;
         if interrupted || (j > 0 && (full || started.elapsed() >= PIPELINE_SPAN_MAX)) {
             break;

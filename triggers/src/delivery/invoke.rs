@@ -87,7 +87,7 @@ fn run_inputs(
     let now = shared.store.now_millis();
     {
         let mut status = shared.status();
-        status.invocations += results.len() as u64;
+        status.totals.invocations += results.len() as u64;
     }
     let mut done = Done { failures: Vec::new(), writes: Vec::new(), responses: Vec::new() };
     let mut first_error = None;

@@ -110,6 +110,12 @@ impl Shared {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// Whether `active` is still the enabled registration of a task that is not stopping:
+    /// otherwise the task ends what it does at the next batch.
+    fn runs(&self, active: &Arc<Active>) -> bool {
+        !self.stopping() && active.config.enabled && Arc::ptr_eq(&self.active(), active)
+    }
+
     fn error(&self, message: String) {
         let now = self.store.now_millis();
         self.status().last_error = Some((message, now));

@@ -72,7 +72,7 @@ pub(super) async fn failed(
     let first = invoked.first().map_or(retry.first_seq, |r| r.seq);
     {
         let mut status = shared.status();
-        status.failures += 1;
+        status.totals.failures += 1;
     }
     shared.error(format!("batch starting at {}: {failure}", format_sequence_number(first)));
     shared.log_host(first, format!("eddy: batch of {} records failed: {failure}", invoked.len()));
@@ -192,7 +192,7 @@ pub(super) async fn commit(
         .collect();
     // The counters as they stand once this commit lands, committed with it.
     let counters = {
-        let mut totals = shared.status().totals();
+        let mut totals = shared.status().totals;
         totals.records_processed += records as u64;
         totals.write_backs += write_backs as u64;
         totals.records_dead_lettered += dead_lettered as u64;
@@ -204,9 +204,9 @@ pub(super) async fn commit(
         Ok(_) => {
             let now = shared.store.now_millis();
             let mut status = shared.status();
-            status.records_processed += records as u64;
-            status.write_backs += write_backs as u64;
-            status.records_dead_lettered += dead_lettered as u64;
+            status.totals.records_processed += records as u64;
+            status.totals.write_backs += write_backs as u64;
+            status.totals.records_dead_lettered += dead_lettered as u64;
             status.last_processed_millis = Some(now);
             Committed::Done
         }

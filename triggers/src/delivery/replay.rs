@@ -115,7 +115,7 @@ async fn run_one(
     let result = tokio::task::spawn_blocking(move || module.invoke(&input, reader))
         .await
         .unwrap_or_else(|e| Err(InvocationError::Instantiate(format!("the invocation thread failed: {e}"))));
-    shared.status().invocations += 1;
+    shared.status().totals.invocations += 1;
     let invocation = result.map_err(|e| {
         shared.log_host(letter.seq, format!("eddy: replay failed: {e}"));
         BatchFailure::Invocation(e)

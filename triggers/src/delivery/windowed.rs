@@ -135,7 +135,7 @@ async fn deliver_window(
     // A final invocation without records failed: retry it, and after the retries give the
     // window up (its state is dropped; its records were checkpointed with earlier invocations).
     let config = &active.config;
-    shared.status().failures += 1;
+    shared.status().totals.failures += 1;
     let start = window::rfc3339(window.start);
     shared.error(format!("final invocation of the window starting {start}: {failure}"));
     shared
