@@ -22,6 +22,15 @@ fn sorted_set(v: Option<&AttributeValue>) -> Vec<String> {
     out
 }
 
+/// An UpdateItem of the seeded item `k` of `table` with `expression`.
+fn update_k(
+    client: &Client,
+    table: &str,
+    expression: &str,
+) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    client.update_item().table_name(table).key("pk", s("k")).update_expression(expression)
+}
+
 async fn seed(client: &Client, table: &str) {
     client
         .put_item()
@@ -43,20 +52,18 @@ async fn set_assigns_values_and_arithmetic() {
     let client = server.client();
     let table = hash_table(&client, "set").await;
     seed(&client, &table).await;
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression(
-            "SET #c = #c + :five, newattr = :v, diff = #c - :one, mp.inr = mp.inr + :one, mp.added = :v",
-        )
-        .expression_attribute_names("#c", "count")
-        .expression_attribute_values(":five", n(5))
-        .expression_attribute_values(":one", n(1))
-        .expression_attribute_values(":v", s("hello"))
-        .send()
-        .await
-        .unwrap();
+    update_k(
+        &client,
+        &table,
+        "SET #c = #c + :five, newattr = :v, diff = #c - :one, mp.inr = mp.inr + :one, mp.added = :v",
+    )
+    .expression_attribute_names("#c", "count")
+    .expression_attribute_values(":five", n(5))
+    .expression_attribute_values(":one", n(1))
+    .expression_attribute_values(":v", s("hello"))
+    .send()
+    .await
+    .unwrap();
     let got = get(&client, &table, "k").await.unwrap();
     // All operands are read from the item before the update.
     assert_eq!(got.get("count"), Some(&n(15)));
@@ -71,11 +78,7 @@ async fn if_not_exists_only_sets_missing_attributes() {
     let client = server.client();
     let table = hash_table(&client, "ine").await;
     seed(&client, &table).await;
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("SET #n = if_not_exists(#n, :d), fresh = if_not_exists(fresh, :d), #c = if_not_exists(#c, :zero) + :one")
+    update_k(&client, &table, "SET #n = if_not_exists(#n, :d), fresh = if_not_exists(fresh, :d), #c = if_not_exists(#c, :zero) + :one")
         .expression_attribute_names("#n", "name")
         .expression_attribute_names("#c", "count")
         .expression_attribute_values(":d", s("default"))
@@ -96,20 +99,12 @@ async fn list_append_and_remove_by_index() {
     let client = server.client();
     let table = hash_table(&client, "list").await;
     seed(&client, &table).await;
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("SET lst = list_append(lst, :tail)")
+    update_k(&client, &table, "SET lst = list_append(lst, :tail)")
         .expression_attribute_values(":tail", AttributeValue::L(vec![n(4), n(5)]))
         .send()
         .await
         .unwrap();
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("SET lst = list_append(:head, lst)")
+    update_k(&client, &table, "SET lst = list_append(:head, lst)")
         .expression_attribute_values(":head", AttributeValue::L(vec![n(0)]))
         .send()
         .await
@@ -120,25 +115,14 @@ async fn list_append_and_remove_by_index() {
     );
 
     // Removing elements shifts the rest down; indexes refer to the list before the update.
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("REMOVE lst[1], lst[3]")
-        .send()
-        .await
-        .unwrap();
+    update_k(&client, &table, "REMOVE lst[1], lst[3]").send().await.unwrap();
     assert_eq!(
         get(&client, &table, "k").await.unwrap().get("lst"),
         Some(&AttributeValue::L(vec![n(0), n(2), n(4), n(5)]))
     );
 
     // SET past the end appends.
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("SET lst[10] = :v, lst[0] = :w")
+    update_k(&client, &table, "SET lst[10] = :v, lst[0] = :w")
         .expression_attribute_values(":v", n(99))
         .expression_attribute_values(":w", n(-1))
         .send()
@@ -156,11 +140,7 @@ async fn remove_deletes_attributes_and_nested_paths() {
     let client = server.client();
     let table = hash_table(&client, "remove").await;
     seed(&client, &table).await;
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("REMOVE #n, mp.inr, not_there")
+    update_k(&client, &table, "REMOVE #n, mp.inr, not_there")
         .expression_attribute_names("#n", "name")
         .send()
         .await
@@ -176,11 +156,7 @@ async fn add_increments_numbers_and_unions_sets() {
     let client = server.client();
     let table = hash_table(&client, "add").await;
     seed(&client, &table).await;
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("ADD #c :neg, tags :more, fresh_n :three, fresh_s :more")
+    update_k(&client, &table, "ADD #c :neg, tags :more, fresh_n :three, fresh_s :more")
         .expression_attribute_names("#c", "count")
         .expression_attribute_values(":neg", n(-4))
         .expression_attribute_values(":more", ss(&["c", "d"]))
@@ -202,11 +178,7 @@ async fn add_to_wrong_type_is_validation_error() {
     let table = hash_table(&client, "addbad").await;
     seed(&client, &table).await;
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("ADD #n :one")
+        update_k(&client, &table, "ADD #n :one")
             .expression_attribute_names("#n", "name")
             .expression_attribute_values(":one", n(1))
             .send()
@@ -214,14 +186,7 @@ async fn add_to_wrong_type_is_validation_error() {
     );
     // ADD is only for numbers and sets.
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("ADD fresh :s")
-            .expression_attribute_values(":s", s("x"))
-            .send()
-            .await,
+        update_k(&client, &table, "ADD fresh :s").expression_attribute_values(":s", s("x")).send().await,
     );
     assert_eq!(get(&client, &table, "k").await.unwrap().get("name"), Some(&s("old")));
 }
@@ -232,22 +197,14 @@ async fn delete_removes_set_elements_and_empty_set_attribute() {
     let client = server.client();
     let table = hash_table(&client, "delete").await;
     seed(&client, &table).await;
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("DELETE tags :gone")
+    update_k(&client, &table, "DELETE tags :gone")
         .expression_attribute_values(":gone", ss(&["a", "z"]))
         .send()
         .await
         .unwrap();
     assert_eq!(sorted_set(get(&client, &table, "k").await.unwrap().get("tags")), vec!["b", "c"]);
 
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("DELETE tags :all")
+    update_k(&client, &table, "DELETE tags :all")
         .expression_attribute_values(":all", ss(&["b", "c"]))
         .send()
         .await
@@ -262,22 +219,14 @@ async fn arithmetic_on_non_number_is_validation_error() {
     let table = hash_table(&client, "arith").await;
     seed(&client, &table).await;
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET x = #n + :one")
+        update_k(&client, &table, "SET x = #n + :one")
             .expression_attribute_names("#n", "name")
             .expression_attribute_values(":one", n(1))
             .send()
             .await,
     );
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET x = gone + :one")
+        update_k(&client, &table, "SET x = gone + :one")
             .expression_attribute_values(":one", n(1))
             .send()
             .await,
@@ -291,11 +240,7 @@ async fn return_values_variants() {
     let table = hash_table(&client, "rv").await;
     seed(&client, &table).await;
     let update = |rv: ReturnValue, value: i64| {
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET #c = :v, added = :v")
+        update_k(&client, &table, "SET #c = :v, added = :v")
             .expression_attribute_names("#c", "count")
             .expression_attribute_values(":v", n(value))
             .return_values(rv)
@@ -332,11 +277,7 @@ async fn updated_old_on_new_attribute_omits_it() {
     let client = server.client();
     let table = hash_table(&client, "rvnew").await;
     seed(&client, &table).await;
-    let out = client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("SET brand_new = :v, #n = :v")
+    let out = update_k(&client, &table, "SET brand_new = :v, #n = :v")
         .expression_attribute_names("#n", "name")
         .expression_attribute_values(":v", s("x"))
         .return_values(ReturnValue::UpdatedOld)
@@ -376,11 +317,7 @@ async fn update_with_failed_condition_changes_nothing() {
     let table = hash_table(&client, "updcond").await;
     seed(&client, &table).await;
     let before = get(&client, &table, "k").await.unwrap();
-    let err = client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("SET #c = :v")
+    let err = update_k(&client, &table, "SET #c = :v")
         .condition_expression("#c > :v")
         .expression_attribute_names("#c", "count")
         .expression_attribute_values(":v", n(100))
@@ -413,18 +350,12 @@ async fn updating_key_attribute_is_validation_error() {
     let table = hash_table(&client, "updkey").await;
     seed(&client, &table).await;
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET pk = :v")
+        update_k(&client, &table, "SET pk = :v")
             .expression_attribute_values(":v", s("other-key"))
             .send()
             .await,
     );
-    expect_validation(
-        client.update_item().table_name(&table).key("pk", s("k")).update_expression("REMOVE pk").send().await,
-    );
+    expect_validation(update_k(&client, &table, "REMOVE pk").send().await);
     assert!(get(&client, &table, "k").await.is_some());
 }
 
@@ -435,46 +366,23 @@ async fn unused_expression_attribute_values_and_names_are_validation_errors() {
     let table = hash_table(&client, "unused").await;
     seed(&client, &table).await;
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET a = :a")
+        update_k(&client, &table, "SET a = :a")
             .expression_attribute_values(":a", n(1))
             .expression_attribute_values(":unused", n(2))
             .send()
             .await,
     );
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET a = :a")
+        update_k(&client, &table, "SET a = :a")
             .expression_attribute_values(":a", n(1))
             .expression_attribute_names("#unused", "x")
             .send()
             .await,
     );
     // A placeholder used but not defined.
+    expect_validation(update_k(&client, &table, "SET a = :nope").send().await);
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET a = :nope")
-            .send()
-            .await,
-    );
-    expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET #nope = :a")
-            .expression_attribute_values(":a", n(1))
-            .send()
-            .await,
+        update_k(&client, &table, "SET #nope = :a").expression_attribute_values(":a", n(1)).send().await,
     );
     assert!(!get(&client, &table, "k").await.unwrap().contains_key("a"));
 }
@@ -486,14 +394,7 @@ async fn reserved_word_without_placeholder_is_validation_error() {
     let table = hash_table(&client, "reserved").await;
     seed(&client, &table).await;
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET status = :v")
-            .expression_attribute_values(":v", s("x"))
-            .send()
-            .await,
+        update_k(&client, &table, "SET status = :v").expression_attribute_values(":v", s("x")).send().await,
     );
     expect_validation(
         client.get_item().table_name(&table).key("pk", s("k")).projection_expression("name").send().await,
@@ -507,32 +408,17 @@ async fn same_path_twice_or_overlapping_paths_is_validation_error() {
     let table = hash_table(&client, "overlap").await;
     seed(&client, &table).await;
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET a = :v REMOVE a")
-            .expression_attribute_values(":v", n(1))
-            .send()
-            .await,
+        update_k(&client, &table, "SET a = :v REMOVE a").expression_attribute_values(":v", n(1)).send().await,
     );
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET mp = :v, mp.inr = :v")
+        update_k(&client, &table, "SET mp = :v, mp.inr = :v")
             .expression_attribute_values(":v", n(1))
             .send()
             .await,
     );
     // The same clause twice.
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET a = :v SET b = :v")
+        update_k(&client, &table, "SET a = :v SET b = :v")
             .expression_attribute_values(":v", n(1))
             .send()
             .await,
@@ -577,11 +463,7 @@ async fn updated_new_on_nested_path_returns_only_that_path() {
     let client = server.client();
     let table = hash_table(&client, "rvnested").await;
     seed(&client, &table).await;
-    let out = client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("SET mp.inr = :v, lst[1] = :v")
+    let out = update_k(&client, &table, "SET mp.inr = :v, lst[1] = :v")
         .expression_attribute_values(":v", n(42))
         .return_values(ReturnValue::UpdatedNew)
         .send()
@@ -601,25 +483,14 @@ async fn set_on_missing_intermediate_path_is_validation_error() {
     seed(&client, &table).await;
     // The parent map does not exist, so there is nowhere to put the child.
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET nowhere.child = :v")
+        update_k(&client, &table, "SET nowhere.child = :v")
             .expression_attribute_values(":v", n(1))
             .send()
             .await,
     );
     // Indexing into something that is not a list.
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET mp[0] = :v")
-            .expression_attribute_values(":v", n(1))
-            .send()
-            .await,
+        update_k(&client, &table, "SET mp[0] = :v").expression_attribute_values(":v", n(1)).send().await,
     );
 }
 
@@ -630,11 +501,7 @@ async fn update_condition_failure_returns_old_item_when_asked() {
     let table = hash_table(&client, "updret").await;
     seed(&client, &table).await;
     let before = get(&client, &table, "k").await.unwrap();
-    let err = client
-        .update_item()
-        .table_name(&table)
-        .key("pk", s("k"))
-        .update_expression("SET x = :v")
+    let err = update_k(&client, &table, "SET x = :v")
         .condition_expression("attribute_not_exists(pk)")
         .expression_attribute_values(":v", n(1))
         .return_values_on_condition_check_failure(
@@ -659,11 +526,7 @@ async fn setting_empty_set_is_validation_error() {
     let table = hash_table(&client, "emptyset").await;
     seed(&client, &table).await;
     expect_validation(
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", s("k"))
-            .update_expression("SET x = :e")
+        update_k(&client, &table, "SET x = :e")
             .expression_attribute_values(":e", AttributeValue::Ss(vec![]))
             .send()
             .await,
